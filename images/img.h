@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The image library: directories, record files and the page store.
+ * See images/FORMAT.md for the bytes on disk.
+ *
+ * Error convention: every function returns 0 (or a count) on success and a
+ * negative errno on failure:
+ *   -EBADMSG          corrupt image (bad magic, checksum, framing, record)
+ *   -EPROTONOSUPPORT  format version newer than this reader
+ *   -EOVERFLOW        a length or count out of bounds / arithmetic overflow
+ *   -ENOENT etc.      as from the system call that failed
+ * The library never prints at a level above debug. The message describing
+ * the last failure (naming file, record index and offset) is kept in the
+ * object that failed and in a per-thread buffer readable with img_strerror().
+ */
+#ifndef CM_IMG_H
+#define CM_IMG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "inventory.pb-c.h"
+#include "mm.pb-c.h"
+#include "pagemap.pb-c.h"
+#include "core.pb-c.h"
+#include "fdinfo.pb-c.h"
+
+#define IMG_FORMAT_VERSION	1
+/* Upper bounds applied to anything read from an image. */
+#define IMG_MAX_RECORD		(16u << 20)	/* one protobuf record */
+#define IMG_MAX_FRAME_RAW	(16u << 20)	/* one page-store frame, raw */
+#define IMG_MAX_RECORDS		(1ull << 26)	/* records in one file */
+
+/* One table of image kinds drives the writer, the reader and the decoder. */
+enum img_kind {
+	IMG_INVENTORY = 1,	/* inventory.img: head inventory_entry */
+	IMG_MM,			/* mm-PID.img: head mm_entry, entries vma_entry */
+	IMG_PAGEMAP,		/* pagemap-PID.img: head pagemap_head, entries pagemap_entry */
+	IMG_PAGEIDX,		/* pageidx-PID.img: entries frame_entry */
+	IMG_CORE,		/* core-PID.img: head task_core, entries thread_core */
+	IMG_FILES,		/* files-PID.img: entries fd_entry */
+	IMG_PAGES,		/* pages-PID.img: page store, not a record file */
+	IMG_KIND_MAX,
+};
+
+struct img_kind_desc {
+	enum img_kind kind;
+	const char *name;		/* "mm", "pagemap", ... */
+	const char *file_fmt;		/* "mm-%u.img"; "%u" is the pid, or none */
+	uint32_t magic;
+	const ProtobufCMessageDescriptor *head;	 /* first record, or NULL */
+	const ProtobufCMessageDescriptor *entry; /* every other record, or NULL */
+};
+
+/* Returns the descriptor of a kind, NULL when unknown. */
+const struct img_kind_desc *img_kind_get(enum img_kind kind);
+/* Looks a kind up by magic; NULL when unknown. */
+const struct img_kind_desc *img_kind_by_magic(uint32_t magic);
+/* Formats the file name of kind for pid into buf. Returns 0 or -ENAMETOOLONG. */
+int img_kind_filename(enum img_kind kind, unsigned int pid, char *buf, size_t len);
+
+/* Last error message of the calling thread ("" when none). */
+const char *img_strerror(void);
+
+/* Runs of the pagemap. */
+enum pagemap_flags {
+	PE_PRESENT = 1 << 0,	/* bytes in this image's page store at (frame, offset) */
+	PE_ZERO = 1 << 1,	/* all-zero pages, nothing stored */
+	PE_PARENT = 1 << 2,	/* bytes in the parent image */
+	PE_LAZY = 1 << 3,	/* bytes on a page server, fetched on demand */
+};
+
+enum frame_flags {
+	FRAME_ZSTD = 1 << 0,	/* payload is one zstd frame; else raw */
+};
+
+/* ------------------------------------------------------------------ */
+/* Image directories                                                   */
+
+enum img_dir_flags {
+	IMG_DIR_NOFSYNC = 1 << 0,	/* skip fsync (tests, --no-fsync) */
+};
+
+struct img_dir;
+
+/*
+ * Starts a new image directory that will appear at @path only on commit.
+ * Files are written into a fresh temporary sibling "PATH.tmp.XXXXXX"
+ * (mode 0700). @path must not exist yet (-EEXIST), unless it is an empty
+ * directory, which is then replaced.
+ */
+int img_dir_create(const char *path, unsigned int flags, struct img_dir **out);
+/* Opens an existing directory for reading. */
+int img_dir_open(const char *path, struct img_dir **out);
+/*
+ * Commits a directory from img_dir_create(): writes inventory.img from @inv
+ * (its files[] list is filled here with name, kind, size and XXH3 of every
+ * file the directory holds), fsyncs files and directory, renames it into
+ * place and fsyncs the parent. All writers must be closed first.
+ */
+int img_dir_commit(struct img_dir *d, InventoryEntry *inv);
+/* Frees; an uncommitted created directory is removed with its files. NULL ok. */
+void img_dir_free(struct img_dir *d);
+/* The dirfd used for openat() of the files inside (temp dir while writing). */
+int img_dir_fd(const struct img_dir *d);
+const char *img_dir_path(const struct img_dir *d);
+/*
+ * Opens @name inside the directory for writing: O_CREAT|O_EXCL|O_NOFOLLOW,
+ * mode 0600. Returns an fd or -errno.
+ */
+int img_dir_create_file(struct img_dir *d, const char *name);
+/* Opens @name for reading with O_NOFOLLOW. Returns an fd or -errno. */
+int img_dir_open_file(const struct img_dir *d, const char *name);
+
+/* Reads and validates inventory.img. Caller frees with inventory_entry__free_unpacked(). */
+int img_inventory_read(const struct img_dir *d, InventoryEntry **out);
+
+/* ------------------------------------------------------------------ */
+/* Record files: header, then a zstd stream of length-prefixed records */
+
+struct img_writer;
+struct img_reader;
+
+/* Creates file @name of @kind in @d and writes its header. */
+int img_writer_open(struct img_dir *d, enum img_kind kind, const char *name,
+		    struct img_writer **out);
+/* Appends one record (the head first when the kind has one). Streams: memory bounded. */
+int img_writer_put(struct img_writer *w, const ProtobufCMessage *msg);
+/* Finishes the stream and closes the file; frees w even on error. */
+int img_writer_close(struct img_writer *w);
+/* Aborts: frees w without finishing. NULL ok. */
+void img_writer_free(struct img_writer *w);
+
+/* Opens file @name, checks magic, version and that the kind is @kind. */
+int img_reader_open(const struct img_dir *d, enum img_kind kind, const char *name,
+		    struct img_reader **out);
+/* Same on an arbitrary path; the kind is taken from the header (decode). */
+int img_reader_open_path(const char *path, struct img_reader **out);
+enum img_kind img_reader_kind(const struct img_reader *r);
+/*
+ * Reads the next record. *msg is unpacked with the head descriptor for the
+ * first record of a kind that has one, with the entry descriptor after.
+ * Returns 1 with *msg set (free with protobuf_c_message_free_unpacked(msg, NULL)),
+ * 0 at a clean end of file, or -errno.
+ */
+int img_reader_next(struct img_reader *r, ProtobufCMessage **msg);
+/* Index of the record next() returned last, and its offset in the stream. */
+uint64_t img_reader_index(const struct img_reader *r);
+void img_reader_free(struct img_reader *r);
+
+/* ------------------------------------------------------------------ */
+/* Page store: pages-PID.img + pageidx-PID.img + pagemap-PID.img        */
+
+struct pstore_opts {
+	int level;		/* zstd level; default 1 */
+	int no_compress;	/* store frames raw */
+	unsigned int threads;	/* compression workers; 0 = online CPUs */
+	size_t frame_bytes;	/* raw bytes per frame; default 2 MiB */
+};
+
+/*
+ * A frame buffer handed out by the writer: the producer fills @data with
+ * pages and describes where each came from with runs (vaddr, nr_pages) in
+ * increasing address order; pages are packed back to back in @data.
+ */
+struct pstore_buf {
+	void *data;
+	size_t cap_pages;	/* capacity of data in pages */
+	size_t nr_pages;	/* filled so far */
+	struct pstore_src {
+		uint64_t vaddr;
+		uint64_t nr_pages;
+	} *runs;
+	size_t nr_runs, cap_runs;
+};
+
+struct pstore_stats {
+	uint64_t pages_stored, pages_zero, pages_parent;
+	uint64_t bytes_raw, bytes_stored;	/* stored = payload bytes on disk */
+	uint64_t frames;
+};
+
+struct pstore_writer;
+
+/*
+ * Opens the three files for process @pid. Compression runs in opts->threads
+ * worker threads; frames are written in order. Memory is bounded by about
+ * (threads + 2) * 2 * frame_bytes.
+ */
+int pstore_writer_open(struct img_dir *d, unsigned int pid, const struct pstore_opts *opts,
+		       struct pstore_writer **out);
+/* Gets an empty buffer to fill (blocks while all buffers are in flight). */
+int pstore_writer_get(struct pstore_writer *w, struct pstore_buf **out);
+/* Appends a run descriptor for pages just copied to buf->data + buf->nr_pages*ps. */
+int pstore_buf_add_run(struct pstore_buf *b, uint64_t vaddr, uint64_t nr_pages);
+/*
+ * Submits a filled buffer: workers split out all-zero pages (PE_ZERO runs),
+ * compress the rest, and the writer thread appends the frame and its runs
+ * in submission order. The buffer returns to the pool.
+ */
+int pstore_writer_submit(struct pstore_writer *w, struct pstore_buf *b);
+/* Adds a run with no bytes (PE_ZERO / PE_PARENT / PE_LAZY), ordered with submits. */
+int pstore_writer_add_hole(struct pstore_writer *w, uint64_t vaddr, uint64_t nr_pages,
+			   uint32_t flags);
+/* Drains the pipeline and closes the files. Frees w even on error. */
+int pstore_writer_close(struct pstore_writer *w, struct pstore_stats *st);
+void pstore_writer_free(struct pstore_writer *w);
+
+/* ------------------------------------------------------------------ */
+/* Reading memory of a dumped process: struct img_mem                  */
+
+struct img_run {
+	uint64_t vaddr, nr_pages;
+	uint32_t flags;
+	uint64_t frame, offset;
+};
+
+struct img_frame {
+	uint64_t id, file_offset;
+	uint32_t raw_len, stored_len, flags;
+	uint64_t xxh3;
+};
+
+/*
+ * All of one process's image loaded for random access: head records, the
+ * VMA list, the sorted run list and the frame index (O(VMAs + runs) memory),
+ * with the page store open. Every cross reference has been checked at load
+ * time: runs sorted, non-overlapping, inside VMAs, frames exist and the run
+ * fits in its frame. Pages are decompressed on demand, a frame at a time,
+ * through a small cache.
+ */
+struct img_mem {
+	unsigned int pid;
+	size_t page_size;
+	MmEntry *mm;
+	VmaEntry **vmas;		/* sorted by start */
+	size_t nr_vmas;
+	TaskCore *task;			/* NULL when the image has no core file */
+	ThreadCore **threads;
+	size_t nr_threads;
+	struct img_run *runs;		/* sorted by vaddr */
+	size_t nr_runs;
+	struct img_frame *frames;	/* indexed by id */
+	size_t nr_frames;
+	int pages_fd;
+	struct img_mem_cache *cache;	/* private */
+	struct img_mem *parent;		/* loaded on demand for PE_PARENT runs */
+	const struct img_dir *dir;
+};
+
+int img_mem_load(const struct img_dir *d, unsigned int pid, struct img_mem **out);
+void img_mem_free(struct img_mem *m);
+/* The VMA containing addr, or NULL. */
+const VmaEntry *img_mem_find_vma(const struct img_mem *m, uint64_t addr);
+/* The run containing addr, or NULL (page absent from the image). */
+const struct img_run *img_mem_find_run(const struct img_mem *m, uint64_t addr);
+/*
+ * Decompresses and checks frame @id into @buf (frame raw_len bytes).
+ * Returns 0, -EBADMSG on checksum or zstd failure (message names the frame).
+ */
+int img_mem_read_frame(struct img_mem *m, uint64_t id, void *buf);
+/*
+ * Reads len bytes at addr. Absent pages are left untouched in buf and their
+ * page indexes are reported through @absent (bitmap, 1 bit per page from
+ * ALIGN_DOWN(addr)) when non-NULL. Returns the number of absent pages or -errno.
+ */
+long img_mem_read(struct img_mem *m, uint64_t addr, void *buf, size_t len, uint8_t *absent);
+
+/*
+ * Walks every frame in file order with @threads decompressing in parallel
+ * and calls cb once per frame, in order, on the calling thread, with the
+ * frame's decompressed bytes and the runs that point into it. Used by
+ * restore and verify. Stops at the first cb error.
+ */
+typedef int (*img_frame_cb)(void *arg, const struct img_frame *f, const void *data,
+			    const struct img_run *const *runs, size_t nr_runs);
+int img_mem_foreach_frame(struct img_mem *m, unsigned int threads, img_frame_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: MIT
+# Sourced by integration tests. Gives: CRIU_MEM, TARGETS, a scratch dir $T,
+# start_target (waits for the target's "ready" line), and a trap that kills
+# and reaps every child and removes $T whatever happens.
+set -u
+: "${CM_BUILD:=$(realpath build)}"
+: "${CRIU_MEM:=$CM_BUILD/criu-mem}"
+TARGETS="$CM_BUILD/test/targets"
+T=$(mktemp -d /tmp/cm-test.XXXXXX)
+CHILDREN=()
+
+cleanup() {
+	local p
+	for p in "${CHILDREN[@]}"; do
+		kill -CONT "$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+die() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "$*"; exit 77; }
+
+# start_target NAME [ARGS...]: runs a target in the background with its
+# stdout in $T/NAME.out; waits up to 20 s for a line "ready"; sets TPID.
+start_target() {
+	local name=$1 i
+	shift
+	"$TARGETS/$name" "$@" >"$T/$name.out" 2>"$T/$name.err" &
+	TPID=$!
+	CHILDREN+=("$TPID")
+	for i in $(seq 400); do
+		grep -q '^ready' "$T/$name.out" 2>/dev/null && return 0
+		kill -0 "$TPID" 2>/dev/null || die "target $name exited early: $(cat "$T/$name.err")"
+		sleep 0.05
+	done
+	die "target $name not ready after 20 s"
+}
+
+# proc_state PID: the one-letter state from /proc/PID/stat.
+proc_state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null; }
+
+# assert_running PID: alive, not stopped, not traced.
+assert_running() {
+	local st tr
+	kill -0 "$1" 2>/dev/null || die "target $1 is gone"
+	st=$(proc_state "$1")
+	[ "$st" != T ] && [ "$st" != t ] || die "target $1 left stopped (state $st)"
+	tr=$(awk '/^TracerPid:/{print $2}' "/proc/$1/status")
+	[ "$tr" = 0 ] || die "target $1 still traced by $tr"
+}
