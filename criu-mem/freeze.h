@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Freezing a target: PTRACE_SEIZE + PTRACE_INTERRUPT of every thread
+ * (re-listing /proc/PID/task until the set is stable), optionally behind a
+ * cgroup v2 (cgroup.freeze) or v1 freezer, with an always-undo contract:
+ *
+ *  - freeze_release() puts every thread back as it was (detached, running,
+ *    cgroup thawed, a target that was already group-stopped stays stopped)
+ *    and is safe to call on every path, more than once, and after a failed
+ *    freeze_seize().
+ *  - SIGINT/SIGTERM/SIGHUP are blocked while a target is frozen; long loops
+ *    call freeze_interrupted() and abort with -EINTR so that the normal
+ *    cleanup path runs. If criu-mem is SIGKILLed, the kernel detaches
+ *    ptrace by itself (PTRACE_O_EXITKILL is never set) and a guard process
+ *    forked by freeze_seize() thaws the cgroup.
+ *
+ * Errors (logged here, naming the pid): -ESRCH no such process or it exited
+ * (zombie included), -EPERM no ptrace permission, -EBUSY already traced.
+ */
+#ifndef CM_FREEZE_H
+#define CM_FREEZE_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct freeze_opts {
+	const char *cgroup;	/* --freeze-cgroup PATH (v2 dir or v1 freezer dir), or NULL */
+};
+
+struct freeze {
+	pid_t pid;		/* thread-group leader */
+	int pidfd;		/* pidfd_open(pid), -1 when unsupported */
+	pid_t *tids;		/* every seized thread, the leader first */
+	size_t nr_tids;
+	int was_stopped;	/* target was group-stopped before we came */
+	int cg_fd;		/* cgroup.freeze / freezer.state, -1 if none */
+	int cg_v1;
+	pid_t guard_pid;	/* thaws the cgroup if we die, 0 if none */
+	sigset_t saved_mask;	/* our signal mask before blocking SIGINT & co */
+	int signals_blocked;
+	uint64_t t_freeze_ns;	/* when the first thread was stopped */
+	uint64_t t_thaw_ns;	/* when the last thread was let go */
+};
+
+void freeze_init(struct freeze *f);
+/* Stops every thread of pid. On failure everything is already undone. */
+int freeze_seize(struct freeze *f, pid_t pid, const struct freeze_opts *o);
+/* Thaws the cgroup (if any) while keeping every thread ptrace-stopped, so
+ * injected syscalls can run. No-op without a cgroup. */
+int freeze_thaw_cgroup(struct freeze *f);
+/* True when SIGINT, SIGTERM or SIGHUP arrived since seize. */
+int freeze_interrupted(const struct freeze *f);
+/* Detaches every thread and thaws; returns 0 or the first -errno. */
+int freeze_release(struct freeze *f);
+/* SIGKILLs the target and detaches (after a successful dump without
+ * --leave-running). */
+int freeze_kill(struct freeze *f);
+/* Time the target has been stopped so far (or in total once released). */
+uint64_t freeze_elapsed_ns(const struct freeze *f);
+
+#endif

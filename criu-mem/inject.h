@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Running system calls inside a ptrace-stopped target thread, leaving no
+ * trace: general registers, FPU/xstate, the interrupted syscall's restart
+ * state (orig_rax/rax) and the CPU affinity are saved by inject_init() and
+ * put back exactly by inject_release().
+ *
+ * The syscall instruction used is the one at rip-2 when the thread is
+ * stopped in a syscall, else one found in the target's vDSO (read only as
+ * far as needed). Injection is driven with PTRACE_SYSCALL stops, never
+ * single-step, so a SIGKILLed dumper never leaves a trap flag behind. The
+ * thread is pinned to the dumper's CPU while injecting.
+ *
+ * The target must be stopped by freeze_seize() and its cgroup thawed.
+ */
+#ifndef CM_INJECT_H
+#define CM_INJECT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+struct inject {
+	pid_t tid;
+	struct user_regs_struct saved;	/* registers at init */
+	void *xstate;			/* NT_X86_XSTATE blob at init */
+	size_t xstate_len;
+	uint64_t syscall_ip;		/* address of a "syscall" instruction */
+	cpu_set_t *saved_cpus;		/* affinity at init, restored at release */
+	size_t cpus_size;
+	int pinned;
+	int active;
+};
+
+/* Saves state and finds a syscall instruction. Returns 0 or -errno. */
+int inject_init(struct inject *in, pid_t tid);
+/*
+ * Runs syscall nr(a0..a5) in the target. Returns the syscall's return
+ * value (>= 0) or its -errno. A failure of the injection machinery itself
+ * (target died: -ESRCH) is distinguishable only through errno-like codes;
+ * callers that need to know pass ok != NULL: *ok is 0 when the mechanism
+ * failed and the return value is the mechanism's -errno.
+ */
+long inject_syscall(struct inject *in, long nr, const unsigned long args[6], int *ok);
+/* Restores registers, xstate and affinity. Safe to call twice. */
+int inject_release(struct inject *in);
+
+/*
+ * Scratch memory inside the target: an injected anonymous mmap that the
+ * dumper fills with process_vm_writev and removes with munmap.
+ */
+struct inject_scratch {
+	uint64_t addr;
+	size_t len;
+};
+int inject_scratch_map(struct inject *in, size_t len, struct inject_scratch *s);
+int inject_scratch_unmap(struct inject *in, struct inject_scratch *s);
+/* Copies len bytes from the dumper into the target at addr (process_vm_writev). */
+int inject_poke(pid_t pid, uint64_t addr, const void *buf, size_t len);
+
+/*
+ * Takes over a file descriptor of the target (pidfd_getfd). The copy
+ * shares the open file description with the target's fd.
+ */
+int inject_getfd(int pidfd, int target_fd);
+
+#endif
