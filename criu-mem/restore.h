@@ -48,6 +48,23 @@ struct restore_opts {
 	unsigned int threads;		/* --threads: decompression workers, 0 = online CPUs */
 	const char *freeze_cgroup;	/* --freeze-cgroup (in place) */
 	int no_progress;		/* no progress bar */
+
+	/* New process only (restore_new.c): where its fds come from. */
+	const char *std_path[3];	/* --stdin/--stdout/--stderr FILE: fd 0/1/2 opened
+					 * from FILE (out/err: append, created 0600) */
+	const struct restore_inherit_fd *inherit_fds;	/* --inherit-fd fd[FROM]:FD, repeatable */
+	size_t nr_inherit_fds;
+	int skip_unsupported_fds;	/* --skip-unsupported-fds: leave such fds closed */
+};
+
+/*
+ * --inherit-fd fd[FROM]:FD: the restored process's fd FD is criu-mem's own
+ * fd FROM (e.g. a pipe the caller holds). Without it fds 0, 1 and 2 are
+ * inherited from criu-mem unless --stdin/--stdout/--stderr redirect them.
+ */
+struct restore_inherit_fd {
+	int from;
+	int fd;
 };
 
 /* Steps of a restore, as bits of restore_ctx.done / .started. */
@@ -179,7 +196,12 @@ void restore_report_state(const struct restore_ctx *c, int err);
 
 /* In-place mode: criu-mem restore -D DIR -t PID (restore_inplace.c). */
 int restore_inplace(const struct restore_opts *o);
-/* New-process mode: criu-mem restore -D DIR (restore_new.c). */
+/*
+ * New-process mode: criu-mem restore -D DIR (restore_new.c). Returns -errno
+ * on failure (the half-built process is killed). Detached (-d): 0 once the
+ * process runs. Otherwise it waits and returns the process's exit status
+ * (0-255, 128+signal when killed), which cmd_restore passes on as is.
+ */
 int restore_new(const struct restore_opts *o);
 
 #endif
