@@ -150,6 +150,14 @@ int img_reader_next(struct img_reader *r, ProtobufCMessage **msg);
 /* Index of the record next() returned last, and its offset in the stream. */
 uint64_t img_reader_index(const struct img_reader *r);
 void img_reader_free(struct img_reader *r);
+/* Added: offset in the decompressed stream of the record next() returned last. */
+uint64_t img_reader_offset(const struct img_reader *r);
+/*
+ * Added: a reader over a memory buffer (fuzzing, tests); the kind comes from
+ * the header; @buf must outlive the reader. A page store opens with kind
+ * IMG_PAGES and has no records (use pstore_iter).
+ */
+int img_reader_open_mem(const void *buf, size_t len, const char *name, struct img_reader **out);
 
 /* ------------------------------------------------------------------ */
 /* Page store: pages-PID.img + pageidx-PID.img + pagemap-PID.img        */
@@ -194,7 +202,11 @@ int pstore_writer_open(struct img_dir *d, unsigned int pid, const struct pstore_
 		       struct pstore_writer **out);
 /* Gets an empty buffer to fill (blocks while all buffers are in flight). */
 int pstore_writer_get(struct pstore_writer *w, struct pstore_buf **out);
-/* Appends a run descriptor for pages just copied to buf->data + buf->nr_pages*ps. */
+/*
+ * Appends a run descriptor for pages just copied to buf->data + buf->nr_pages*ps
+ * and advances buf->nr_pages by nr_pages (merging with the previous run when
+ * contiguous). -ENOSPC when the buffer cannot hold them, -EINVAL if unaligned.
+ */
 int pstore_buf_add_run(struct pstore_buf *b, uint64_t vaddr, uint64_t nr_pages);
 /*
  * Submits a filled buffer: workers split out all-zero pages (PE_ZERO runs),
@@ -208,6 +220,24 @@ int pstore_writer_add_hole(struct pstore_writer *w, uint64_t vaddr, uint64_t nr_
 /* Drains the pipeline and closes the files. Frees w even on error. */
 int pstore_writer_close(struct pstore_writer *w, struct pstore_stats *st);
 void pstore_writer_free(struct pstore_writer *w);
+
+/* ------------------------------------------------------------------ */
+/* Added: walking the frames of a page store file on its own (decode, verify, fuzz) */
+
+struct img_frame;
+struct pstore_iter;
+
+/* Opens pages file @path (or a memory buffer) and checks its header. */
+int pstore_iter_open_path(const char *path, struct pstore_iter **out);
+int pstore_iter_open_mem(const void *buf, size_t len, const char *name, struct pstore_iter **out);
+/*
+ * Reads the next frame header into *f. With @check, also reads the payload,
+ * checks its XXH3 and that it decompresses to raw_len. Returns 1 with a
+ * frame, 0 at the end marker (which must match the frame count and end the
+ * file), or -errno; after an error the walk cannot continue.
+ */
+int pstore_iter_next(struct pstore_iter *it, struct img_frame *f, int check);
+void pstore_iter_free(struct pstore_iter *it);
 
 /* ------------------------------------------------------------------ */
 /* Reading memory of a dumped process: struct img_mem                  */

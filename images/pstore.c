@@ -1,0 +1,675 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pstore.c: the page-store writer. The producer fills pooled frame buffers;
+ * worker threads split out zero pages and compress each buffer into one
+ * independent zstd frame; a writer thread appends frames, index records and
+ * runs in submission order with large writes.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "imgint.h"
+#include "util.h"
+
+#define PW_BATCH 8
+
+struct pw_item {
+	struct pstore_buf pub;		/* first: container of the public buffer */
+	struct pw_item *next_work, *next_order, *next_free;
+	int is_hole, done;
+	struct img_run *out;		/* runs after the zero split; frame set at write */
+	size_t nr_out;
+	struct img_frame_hdr fh;	/* raw_len 0: no frame */
+	uint8_t hdr[IMG_FRAME_HDR_SIZE];
+	uint8_t *cbuf;
+	const void *payload;
+	struct img_run hole;
+};
+
+struct pstore_writer {
+	struct pstore_opts o;
+	size_t ps, frame_pages;
+	unsigned int pid;
+	pthread_mutex_t lock;
+	pthread_cond_t cond_free, cond_work, cond_order;
+	struct pw_item *items;
+	size_t nr_items;
+	struct pw_item *free_list, *work_head, *work_tail, *order_head, *order_tail;
+	int stop, err;
+	pthread_t *workers;
+	unsigned int nr_workers;
+	pthread_t wthread;
+	int wthread_started;
+	struct img_dir *d;
+	int pages_fd;
+	uint64_t pages_off, next_frame;
+	struct img_writer *idx;
+	struct img_run *runs;		/* merged, in order */
+	size_t nr_runs, cap_runs;
+	struct pstore_stats st;
+	char pages_name[64], map_name[64], idx_name[64];
+};
+
+/* Splits b into zero and present runs and compacts the present pages. */
+static void pw_split(struct pstore_writer *w, struct pw_item *it)
+{
+	struct pstore_buf *b = &it->pub;
+	uint8_t *data = b->data;
+	size_t r, src = 0, dst = 0, ps = w->ps;
+
+	it->nr_out = 0;
+	for (r = 0; r < b->nr_runs; r++) {
+		uint64_t i;
+
+		for (i = 0; i < b->runs[r].nr_pages; i++, src++) {
+			int zero = mem_is_zero(data + src * ps, ps);
+			uint32_t fl = zero ? PE_ZERO : PE_PRESENT;
+			struct img_run *last = it->nr_out ? &it->out[it->nr_out - 1] : NULL;
+			uint64_t va = b->runs[r].vaddr + i * ps;
+
+			if (!zero) {
+				if (dst != src)
+					memcpy(data + dst * ps, data + src * ps, ps);
+				dst++;
+			}
+			if (last && i && last->flags == fl) {
+				last->nr_pages++;
+				continue;
+			}
+			it->out[it->nr_out++] = (struct img_run){ .vaddr = va, .nr_pages = 1,
+				.flags = fl, .offset = zero ? 0 : dst - 1 };
+		}
+	}
+	it->fh = (struct img_frame_hdr){ .raw_len = dst * ps };
+}
+
+static void pw_compress(struct pstore_writer *w, struct pw_item *it, ZSTD_CCtx *cctx)
+{
+	size_t raw;
+	long c = -1;
+
+	pw_split(w, it);
+	raw = it->fh.raw_len;
+	if (!raw)
+		return;
+	if (!w->o.no_compress)
+		c = zio_frame_compress(cctx, it->cbuf, raw, it->pub.data, raw, w->o.level);
+	if (c > 0 && (size_t)c < raw) {
+		it->fh.flags = FRAME_ZSTD;
+		it->fh.stored_len = c;
+		it->payload = it->cbuf;
+	} else {
+		it->fh.flags = 0;
+		it->fh.stored_len = raw;
+		it->payload = it->pub.data;
+	}
+	it->fh.xxh3 = XXH3_64bits(it->payload, it->fh.stored_len);
+}
+
+static void *pw_worker(void *arg)
+{
+	struct pstore_writer *w = arg;
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+
+	for (;;) {
+		struct pw_item *it;
+
+		pthread_mutex_lock(&w->lock);
+		while (!w->work_head && !w->stop)
+			pthread_cond_wait(&w->cond_work, &w->lock);
+		it = w->work_head;
+		if (!it) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		w->work_head = it->next_work;
+		if (!w->work_head)
+			w->work_tail = NULL;
+		pthread_mutex_unlock(&w->lock);
+
+		if (cctx)
+			pw_compress(w, it, cctx);
+
+		pthread_mutex_lock(&w->lock);
+		if (!cctx && !w->err)
+			w->err = img_err(-ENOMEM, "no memory for a zstd context");
+		it->done = 1;
+		pthread_cond_broadcast(&w->cond_order);
+		pthread_mutex_unlock(&w->lock);
+	}
+	ZSTD_freeCCtx(cctx);
+	return NULL;
+}
+
+static int pw_add_run(struct pstore_writer *w, const struct img_run *r)
+{
+	struct img_run *last = w->nr_runs ? &w->runs[w->nr_runs - 1] : NULL;
+	uint64_t end;
+
+	if (last) {
+		end = last->vaddr + last->nr_pages * w->ps;
+		if (r->vaddr < end)
+			return img_err(-EINVAL, "'%s': run %#llx overlaps or precedes %#llx",
+				       w->map_name, (unsigned long long)r->vaddr,
+				       (unsigned long long)last->vaddr);
+		if (r->vaddr == end && r->flags == last->flags &&
+		    (r->flags != PE_PRESENT ||
+		     (r->frame == last->frame && r->offset == last->offset + last->nr_pages))) {
+			last->nr_pages += r->nr_pages;
+			return 0;
+		}
+	}
+	if (w->nr_runs == w->cap_runs) {
+		size_t ncap = w->cap_runs ? w->cap_runs * 2 : 1024;
+		struct img_run *nr = realloc(w->runs, ncap * sizeof(*nr));
+
+		if (!nr)
+			return img_err(-ENOMEM, "no memory for %zu runs", ncap);
+		w->runs = nr;
+		w->cap_runs = ncap;
+	}
+	w->runs[w->nr_runs++] = *r;
+	return 0;
+}
+
+static int pw_writev(struct pstore_writer *w, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t k = writev(w->pages_fd, iov, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return img_err(-errno, "'%s': write at offset %llu", w->pages_name,
+				       (unsigned long long)w->pages_off);
+		w->pages_off += k;
+		while (n > 0 && (size_t)k >= iov->iov_len) {
+			k -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + k;
+			iov->iov_len -= k;
+		}
+	}
+	return 0;
+}
+
+/* Writes a batch of done items in order: frames, index records, runs. */
+static int pw_write_batch(struct pstore_writer *w, struct pw_item **items, int n)
+{
+	struct iovec iov[2 * PW_BATCH];
+	int i, nio = 0, ret;
+	size_t j;
+
+	for (i = 0; i < n; i++) {
+		struct pw_item *it = items[i];
+		FrameEntry fe = FRAME_ENTRY__INIT;
+
+		if (it->is_hole || !it->fh.raw_len)
+			continue;
+		it->fh.id = w->next_frame++;
+		img_frame_hdr_encode(it->hdr, &it->fh);
+		fe.id = it->fh.id;
+		fe.file_offset = w->pages_off;
+		for (j = 0; j < (size_t)nio; j++)
+			fe.file_offset += iov[j].iov_len;
+		fe.raw_len = it->fh.raw_len;
+		fe.stored_len = it->fh.stored_len;
+		fe.flags = it->fh.flags;
+		fe.xxh3 = it->fh.xxh3;
+		ret = img_writer_put(w->idx, &fe.base);
+		if (ret)
+			return ret;
+		iov[nio++] = (struct iovec){ it->hdr, IMG_FRAME_HDR_SIZE };
+		iov[nio++] = (struct iovec){ (void *)it->payload, it->fh.stored_len };
+		w->st.frames++;
+		w->st.bytes_raw += it->fh.raw_len;
+		w->st.bytes_stored += it->fh.stored_len;
+	}
+	ret = pw_writev(w, iov, nio);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++) {
+		struct pw_item *it = items[i];
+		struct img_run *runs = it->is_hole ? &it->hole : it->out;
+		size_t nr = it->is_hole ? 1 : it->nr_out;
+
+		for (j = 0; j < nr; j++) {
+			struct img_run r = runs[j];
+
+			if (r.flags == PE_PRESENT) {
+				r.frame = it->fh.id;
+				w->st.pages_stored += r.nr_pages;
+			} else if (r.flags == PE_ZERO) {
+				w->st.pages_zero += r.nr_pages;
+			} else if (r.flags == PE_PARENT) {
+				w->st.pages_parent += r.nr_pages;
+			}
+			ret = pw_add_run(w, &r);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static void *pw_writer_thread(void *arg)
+{
+	struct pstore_writer *w = arg;
+
+	for (;;) {
+		struct pw_item *batch[PW_BATCH];
+		int n = 0, i, ret = 0;
+
+		pthread_mutex_lock(&w->lock);
+		while (!(w->order_head && w->order_head->done) && !(w->stop && !w->order_head))
+			pthread_cond_wait(&w->cond_order, &w->lock);
+		while (n < PW_BATCH && w->order_head && w->order_head->done) {
+			batch[n++] = w->order_head;
+			w->order_head = w->order_head->next_order;
+		}
+		if (!w->order_head)
+			w->order_tail = NULL;
+		if (!n) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		ret = w->err;
+		pthread_mutex_unlock(&w->lock);
+
+		if (!ret)
+			ret = pw_write_batch(w, batch, n);
+
+		pthread_mutex_lock(&w->lock);
+		if (ret && !w->err)
+			w->err = ret;
+		for (i = 0; i < n; i++) {
+			if (batch[i]->is_hole) {
+				free(batch[i]);
+				continue;
+			}
+			batch[i]->next_free = w->free_list;
+			w->free_list = batch[i];
+		}
+		pthread_cond_broadcast(&w->cond_free);
+		pthread_mutex_unlock(&w->lock);
+	}
+	return NULL;
+}
+
+static int pw_opts(struct pstore_writer *w, const struct pstore_opts *o)
+{
+	long cpus;
+
+	if (o)
+		w->o = *o;
+	if (!w->o.level)
+		w->o.level = 1;
+	if (w->o.level < ZSTD_minCLevel() || w->o.level > ZSTD_maxCLevel())
+		return img_err(-EINVAL, "zstd level %d out of range", w->o.level);
+	if (!w->o.frame_bytes)
+		w->o.frame_bytes = 2u << 20;
+	if (w->o.frame_bytes < w->ps || w->o.frame_bytes > IMG_MAX_FRAME_RAW)
+		return img_err(-EINVAL, "frame size %zu out of range", w->o.frame_bytes);
+	w->frame_pages = w->o.frame_bytes / w->ps;
+	w->o.frame_bytes = w->frame_pages * w->ps;
+	if (!w->o.threads) {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		w->o.threads = cpus > 0 ? cpus : 1;
+	}
+	w->o.threads = MIN(w->o.threads, 64u);
+	return 0;
+}
+
+static int pw_alloc_items(struct pstore_writer *w)
+{
+	size_t i, fb = w->o.frame_bytes;
+
+	w->nr_items = w->o.threads + 2;
+	w->items = calloc(w->nr_items, sizeof(*w->items));
+	if (!w->items)
+		return img_err(-ENOMEM, "no memory for frame buffers");
+	for (i = 0; i < w->nr_items; i++) {
+		struct pw_item *it = &w->items[i];
+
+		it->pub.data = aligned_alloc(4096, ALIGN_UP(fb, 4096));
+		it->cbuf = malloc(fb);
+		it->pub.runs = calloc(w->frame_pages, sizeof(*it->pub.runs));
+		it->out = calloc(w->frame_pages, sizeof(*it->out));
+		if (!it->pub.data || !it->cbuf || !it->pub.runs || !it->out)
+			return img_err(-ENOMEM, "no memory for frame buffers");
+		it->pub.cap_pages = w->frame_pages;
+		it->pub.cap_runs = w->frame_pages;
+		it->next_free = w->free_list;
+		w->free_list = it;
+	}
+	return 0;
+}
+
+static int pw_start(struct pstore_writer *w)
+{
+	unsigned int i;
+
+	w->workers = calloc(w->o.threads, sizeof(*w->workers));
+	if (!w->workers)
+		return img_err(-ENOMEM, "no memory for threads");
+	for (i = 0; i < w->o.threads; i++) {
+		int ret = pthread_create(&w->workers[i], NULL, pw_worker, w);
+
+		if (ret)
+			return img_err(-ret, "cannot start a compression thread");
+		w->nr_workers++;
+	}
+	if (pthread_create(&w->wthread, NULL, pw_writer_thread, w))
+		return img_err(-EAGAIN, "cannot start the writer thread");
+	w->wthread_started = 1;
+	return 0;
+}
+
+int pstore_writer_open(struct img_dir *d, unsigned int pid, const struct pstore_opts *opts,
+		       struct pstore_writer **out)
+{
+	struct pstore_writer *w = calloc(1, sizeof(*w));
+	uint8_t hdr[IMG_HDR_SIZE];
+	struct img_hdr h = { .magic = img_kind_get(IMG_PAGES)->magic,
+			     .version = IMG_FORMAT_VERSION, .kind = IMG_PAGES };
+	int ret;
+
+	if (!w)
+		return img_err(-ENOMEM, "no memory for the page store");
+	w->d = d;
+	w->pid = pid;
+	w->ps = page_size();
+	w->pages_fd = -1;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond_free, NULL);
+	pthread_cond_init(&w->cond_work, NULL);
+	pthread_cond_init(&w->cond_order, NULL);
+	ret = pw_opts(w, opts);
+	if (!ret)
+		ret = img_kind_filename(IMG_PAGES, pid, w->pages_name, sizeof(w->pages_name));
+	if (!ret)
+		ret = img_kind_filename(IMG_PAGEMAP, pid, w->map_name, sizeof(w->map_name));
+	if (!ret)
+		ret = img_kind_filename(IMG_PAGEIDX, pid, w->idx_name, sizeof(w->idx_name));
+	if (ret)
+		goto err;
+	ret = pw_alloc_items(w);
+	if (ret)
+		goto err;
+	w->pages_fd = img_dir_create_file(d, w->pages_name);
+	if (w->pages_fd < 0) {
+		ret = w->pages_fd;
+		goto err;
+	}
+	img_hdr_encode(hdr, &h);
+	ret = write_full(w->pages_fd, hdr, sizeof(hdr));
+	if (ret) {
+		img_err(ret, "'%s': cannot write header", w->pages_name);
+		goto err;
+	}
+	w->pages_off = sizeof(hdr);
+	ret = img_writer_open(d, IMG_PAGEIDX, w->idx_name, &w->idx);
+	if (ret)
+		goto err;
+	ret = pw_start(w);
+	if (ret)
+		goto err;
+	*out = w;
+	return 0;
+err:
+	pstore_writer_free(w);
+	return ret;
+}
+
+int pstore_writer_get(struct pstore_writer *w, struct pstore_buf **out)
+{
+	struct pw_item *it;
+	int ret;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->free_list && !w->err)
+		pthread_cond_wait(&w->cond_free, &w->lock);
+	ret = w->err;
+	it = w->free_list;
+	if (!ret)
+		w->free_list = it->next_free;
+	pthread_mutex_unlock(&w->lock);
+	if (ret)
+		return ret;
+	it->pub.nr_pages = 0;
+	it->pub.nr_runs = 0;
+	it->done = 0;
+	it->next_work = it->next_order = NULL;
+	*out = &it->pub;
+	return 0;
+}
+
+int pstore_buf_add_run(struct pstore_buf *b, uint64_t vaddr, uint64_t nr_pages)
+{
+	struct pstore_src *last = b->nr_runs ? &b->runs[b->nr_runs - 1] : NULL;
+	size_t ps = page_size();
+
+	if (!nr_pages || nr_pages > b->cap_pages - b->nr_pages)
+		return img_err(-ENOSPC, "run %#llx of %llu pages does not fit the frame buffer",
+			       (unsigned long long)vaddr, (unsigned long long)nr_pages);
+	if (vaddr & (ps - 1))
+		return img_err(-EINVAL, "run %#llx is not page aligned", (unsigned long long)vaddr);
+	if (last && last->vaddr + last->nr_pages * ps == vaddr) {
+		last->nr_pages += nr_pages;
+	} else {
+		if (b->nr_runs == b->cap_runs)
+			return img_err(-ENOSPC, "too many runs in a frame buffer");
+		b->runs[b->nr_runs++] = (struct pstore_src){ vaddr, nr_pages };
+	}
+	b->nr_pages += nr_pages;
+	return 0;
+}
+
+/* Appends it to the order queue, and to the work queue when it needs a worker. */
+static int pw_enqueue(struct pstore_writer *w, struct pw_item *it, int work)
+{
+	int ret;
+
+	pthread_mutex_lock(&w->lock);
+	ret = w->err;
+	if (w->order_tail)
+		w->order_tail->next_order = it;
+	else
+		w->order_head = it;
+	w->order_tail = it;
+	if (work) {
+		if (w->work_tail)
+			w->work_tail->next_work = it;
+		else
+			w->work_head = it;
+		w->work_tail = it;
+		pthread_cond_signal(&w->cond_work);
+	} else {
+		pthread_cond_broadcast(&w->cond_order);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return ret;
+}
+
+int pstore_writer_submit(struct pstore_writer *w, struct pstore_buf *b)
+{
+	struct pw_item *it = (struct pw_item *)b;
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < b->nr_runs; i++)
+		sum += b->runs[i].nr_pages;
+	if (sum != b->nr_pages || b->nr_pages > b->cap_pages) {
+		img_err(-EINVAL, "frame buffer holds %zu pages but its runs %llu", b->nr_pages,
+			(unsigned long long)sum);
+		pthread_mutex_lock(&w->lock);
+		it->next_free = w->free_list;
+		w->free_list = it;
+		pthread_cond_broadcast(&w->cond_free);
+		pthread_mutex_unlock(&w->lock);
+		return -EINVAL;
+	}
+	return pw_enqueue(w, it, 1);
+}
+
+int pstore_writer_add_hole(struct pstore_writer *w, uint64_t vaddr, uint64_t nr_pages,
+			   uint32_t flags)
+{
+	struct pw_item *it;
+
+	if (flags != PE_ZERO && flags != PE_PARENT && flags != PE_LAZY)
+		return img_err(-EINVAL, "hole %#llx: bad flags %#x", (unsigned long long)vaddr,
+			       flags);
+	if (!nr_pages || (vaddr & (w->ps - 1)))
+		return img_err(-EINVAL, "hole %#llx: bad range", (unsigned long long)vaddr);
+	it = calloc(1, sizeof(*it));
+	if (!it)
+		return img_err(-ENOMEM, "no memory for a hole");
+	it->is_hole = 1;
+	it->done = 1;
+	it->hole = (struct img_run){ .vaddr = vaddr, .nr_pages = nr_pages, .flags = flags };
+	return pw_enqueue(w, it, 0);
+}
+
+static void pw_stop(struct pstore_writer *w)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&w->lock);
+	w->stop = 1;
+	pthread_cond_broadcast(&w->cond_work);
+	pthread_cond_broadcast(&w->cond_order);
+	pthread_mutex_unlock(&w->lock);
+	for (i = 0; i < w->nr_workers; i++)
+		pthread_join(w->workers[i], NULL);
+	w->nr_workers = 0;
+	if (w->wthread_started)
+		pthread_join(w->wthread, NULL);
+	w->wthread_started = 0;
+}
+
+static int pw_write_pagemap(struct pstore_writer *w)
+{
+	PagemapHead head = PAGEMAP_HEAD__INIT;
+	struct img_writer *mw;
+	size_t i;
+	int ret;
+
+	head.pid = w->pid;
+	head.page_size = w->ps;
+	head.pages_file = w->pages_name;
+	head.has_nr_runs = head.has_nr_stored = head.has_nr_zero = 1;
+	head.has_nr_parent = head.has_nr_lazy = 1;
+	head.nr_runs = w->nr_runs;
+	for (i = 0; i < w->nr_runs; i++) {
+		uint64_t n = w->runs[i].nr_pages;
+
+		switch (w->runs[i].flags) {
+		case PE_PRESENT: head.nr_stored += n; break;
+		case PE_ZERO: head.nr_zero += n; break;
+		case PE_PARENT: head.nr_parent += n; break;
+		case PE_LAZY: head.nr_lazy += n; break;
+		}
+	}
+	ret = img_writer_open(w->d, IMG_PAGEMAP, w->map_name, &mw);
+	if (ret)
+		return ret;
+	ret = img_writer_put(mw, &head.base);
+	for (i = 0; !ret && i < w->nr_runs; i++) {
+		PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+		const struct img_run *r = &w->runs[i];
+
+		pe.vaddr = r->vaddr;
+		pe.nr_pages = r->nr_pages;
+		pe.flags = r->flags;
+		if (r->flags == PE_PRESENT) {
+			pe.has_frame = pe.has_offset = 1;
+			pe.frame = r->frame;
+			pe.offset = r->offset;
+		}
+		ret = img_writer_put(mw, &pe.base);
+	}
+	if (ret) {
+		img_writer_free(mw);
+		return ret;
+	}
+	return img_writer_close(mw);
+}
+
+static int pw_finish(struct pstore_writer *w)
+{
+	struct img_frame_hdr end = { .flags = FRAME_END, .id = w->next_frame };
+	uint8_t buf[IMG_FRAME_HDR_SIZE];
+	int ret;
+
+	img_frame_hdr_encode(buf, &end);
+	ret = write_full(w->pages_fd, buf, sizeof(buf));
+	if (ret)
+		return img_err(ret, "'%s': cannot write the end marker", w->pages_name);
+	if (close(w->pages_fd)) {
+		w->pages_fd = -1;
+		return img_err(-errno, "'%s': close failed", w->pages_name);
+	}
+	w->pages_fd = -1;
+	ret = img_writer_close(w->idx);
+	w->idx = NULL;
+	if (ret)
+		return ret;
+	return pw_write_pagemap(w);
+}
+
+int pstore_writer_close(struct pstore_writer *w, struct pstore_stats *st)
+{
+	int ret;
+
+	pw_stop(w);
+	ret = w->err;
+	if (!ret)
+		ret = pw_finish(w);
+	if (st)
+		*st = w->st;
+	pstore_writer_free(w);
+	return ret;
+}
+
+void pstore_writer_free(struct pstore_writer *w)
+{
+	size_t i;
+
+	if (!w)
+		return;
+	pw_stop(w);
+	while (w->order_head) {	/* holes never written (error paths) */
+		struct pw_item *it = w->order_head;
+
+		w->order_head = it->next_order;
+		if (it->is_hole)
+			free(it);
+	}
+	for (i = 0; w->items && i < w->nr_items; i++) {
+		free(w->items[i].pub.data);
+		free(w->items[i].cbuf);
+		free(w->items[i].pub.runs);
+		free(w->items[i].out);
+	}
+	free(w->items);
+	free(w->workers);
+	free(w->runs);
+	img_writer_free(w->idx);
+	close_safe(&w->pages_fd);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond_free);
+	pthread_cond_destroy(&w->cond_work);
+	pthread_cond_destroy(&w->cond_order);
+	free(w);
+}
