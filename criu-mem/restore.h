@@ -110,6 +110,7 @@ struct restore_ctx {
 	unsigned int done;		/* enum restore_step bits completed */
 	unsigned int started;		/* enum restore_step bits begun */
 	uint64_t first_fail_addr;	/* where pages stopped, for the report */
+	int inject_broken;		/* the injection machinery failed: stop injecting */
 	struct restore_stats st;
 };
 
@@ -141,6 +142,12 @@ int restore_check_exe(struct restore_ctx *c, pid_t pid);
  * tid found). Returns 0 or -ESRCH with a message listing the difference.
  */
 int restore_check_threads(const struct restore_ctx *c, const pid_t *tids, size_t nr);
+
+/*
+ * Checks that the image's xstate blobs have the size this CPU uses, reading
+ * it from stopped thread tid. -EPROTONOSUPPORT when not.
+ */
+int restore_check_xstate(const struct restore_ctx *c, pid_t tid);
 
 /*
  * Binds the context to a stopped process: opens /proc/PID/mem and keeps
@@ -188,6 +195,14 @@ int restore_madvise(struct restore_ctx *c);
 int restore_regs(struct restore_ctx *c);
 /* The same for one thread whose tid may differ from the image's (new process). */
 int restore_thread_regs(pid_t tid, const ThreadCore *tc);
+
+/*
+ * Runs syscall nr inside the target through c->inj. Returns the syscall's
+ * result (>= 0 or -errno). A failure of the injection itself is logged
+ * here and sets c->inject_broken.
+ */
+long restore_inject(struct restore_ctx *c, long nr, unsigned long a0, unsigned long a1,
+		    unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
 
 /* Prints "restored: N pages written, N zeroed, ..." (or JSON when o->json). */
 void restore_print_summary(const struct restore_ctx *c, FILE *f);

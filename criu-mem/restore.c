@@ -1,0 +1,508 @@
+// SPDX-License-Identifier: MIT
+/*
+ * restore.c: the parts of a restore shared by both modes: loading the image,
+ * the gate checks run before the target is touched (machine, frames, exe,
+ * thread set), registers, and the summary / failure report.
+ */
+#define LOG_PREFIX "restore: "
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "inject.h"
+#include "json.h"
+#include "log.h"
+#include "progress.h"
+#include "restore.h"
+#include "util.h"
+
+#ifndef NT_X86_XSTATE
+#define NT_X86_XSTATE 0x202
+#endif
+
+int restore_ctx_open(struct restore_ctx *c, const struct restore_opts *o)
+{
+	long ncpu;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->opts = o;
+	c->mem_fd = -1;
+	c->pidfd = -1;
+	ret = img_dir_open(o->images_dir, &c->dir);
+	if (ret)
+		return cm_err(ret, "cannot open image directory '%s' (%s)", o->images_dir,
+			      img_strerror());
+	ret = img_inventory_read(c->dir, &c->inv);
+	if (ret)
+		return cm_err(ret, "bad inventory in '%s' (%s)", o->images_dir, img_strerror());
+	ret = img_mem_load(c->dir, c->inv->root_pid, &c->mem);
+	if (ret)
+		return cm_err(ret, "cannot load the memory image of pid %u from '%s' (%s)",
+			      c->inv->root_pid, o->images_dir, img_strerror());
+	c->page_size = c->mem->page_size;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	c->threads = o->threads ? o->threads : (ncpu > 0 ? (unsigned int)ncpu : 1);
+	return 0;
+}
+
+void restore_ctx_release(struct restore_ctx *c)
+{
+	close_safe(&c->mem_fd);
+	close_safe(&c->pidfd);
+	img_mem_free(c->mem);
+	c->mem = NULL;
+	if (c->inv)
+		inventory_entry__free_unpacked(c->inv, NULL);
+	c->inv = NULL;
+	img_dir_free(c->dir);
+	c->dir = NULL;
+}
+
+/* Size of the named special mapping ("[vdso]") of pid (0 = self); 0 if none. */
+static uint64_t special_vma_size(pid_t pid, const char *name)
+{
+	char path[64], *buf = NULL, *line, *save = NULL;
+	uint64_t size = 0;
+	size_t len;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/maps");
+	if (read_file_str(path, &buf, &len, 64 << 20))
+		return 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long s, e;
+		size_t n = strlen(line), k = strlen(name);
+
+		if (n < k || strcmp(line + n - k, name))
+			continue;
+		if (sscanf(line, "%llx-%llx", &s, &e) == 2)
+			size = e - s;
+		break;
+	}
+	free(buf);
+	return size;
+}
+
+static int check_machine(struct restore_ctx *c)
+{
+	const InventoryEntry *inv = c->inv;
+	struct utsname u;
+	uint64_t sz;
+
+	if (inv->format_version > IMG_FORMAT_VERSION)
+		return cm_err(-EPROTONOSUPPORT, "image format %u is newer than %u",
+			      inv->format_version, IMG_FORMAT_VERSION);
+	if (uname(&u) == 0 && strcmp(u.machine, inv->arch))
+		return cm_err(-EPROTONOSUPPORT, "image is for arch '%s', this is '%s'",
+			      inv->arch, u.machine);
+	if (inv->page_size != page_size() || c->page_size != page_size())
+		return cm_err(-EPROTONOSUPPORT, "image page size %u, this kernel's is %zu",
+			      inv->page_size, page_size());
+	sz = special_vma_size(0, "[vdso]");
+	if (inv->has_vdso_size && inv->vdso_size != sz)
+		return cm_err(-EPROTONOSUPPORT, "image [vdso] is %u bytes, this kernel's %" PRIu64,
+			      inv->vdso_size, sz);
+	sz = special_vma_size(0, "[vvar]");
+	if (inv->has_vvar_size && inv->vvar_size != sz)
+		return cm_err(-EPROTONOSUPPORT, "image [vvar] is %u bytes, this kernel's %" PRIu64,
+			      inv->vvar_size, sz);
+	return 0;
+}
+
+static int check_records(struct restore_ctx *c)
+{
+	const struct img_mem *m = c->mem;
+	size_t i;
+
+	for (i = 0; i < m->nr_runs; i++) {
+		if (m->runs[i].flags & (PE_LAZY | PE_PARENT))
+			return cm_err(-EOPNOTSUPP, "run at %#" PRIx64 " is %s: incremental and lazy"
+				      " images are not restorable yet", m->runs[i].vaddr,
+				      m->runs[i].flags & PE_LAZY ? "lazy" : "in the parent image");
+	}
+	for (i = 0; i < m->nr_threads; i++) {
+		const ThreadCore *t = m->threads[i];
+
+		if (t->gpregs.len != sizeof(struct user_regs_struct))
+			return cm_err(-EBADMSG, "thread %u: gpregs are %zu bytes, expected %zu",
+				      t->tid, t->gpregs.len, sizeof(struct user_regs_struct));
+		if (t->has_xstate && (t->xstate.len < 512 || t->xstate.len > (1u << 20)))
+			return cm_err(-EBADMSG, "thread %u: xstate of %zu bytes", t->tid,
+				      t->xstate.len);
+	}
+	return 0;
+}
+
+struct verify_arg {
+	struct restore_ctx *c;
+	struct progress bar;
+	uint64_t done;
+};
+
+static int verify_frame(void *arg, const struct img_frame *f, const void *data,
+			const struct img_run *const *runs, size_t nr_runs)
+{
+	struct verify_arg *va = arg;
+	size_t ps = va->c->page_size, i;
+
+	(void)data;
+	for (i = 0; i < nr_runs; i++) {
+		uint64_t end;
+
+		if (add_overflow(runs[i]->offset, runs[i]->nr_pages, &end) ||
+		    end > f->raw_len / ps)
+			return cm_err(-EBADMSG, "run at %#" PRIx64 " overflows frame %" PRIu64,
+				      runs[i]->vaddr, f->id);
+	}
+	va->c->st.frames++;
+	va->done += f->raw_len;
+	progress_update(&va->bar, va->done);
+	return 0;
+}
+
+int restore_check_image(struct restore_ctx *c)
+{
+	const struct restore_opts *o = c->opts;
+	struct verify_arg va = { .c = c };
+	uint64_t t0 = now_ns(), total = 0;
+	size_t i;
+	int ret;
+
+	ret = check_machine(c);
+	if (ret)
+		return ret;
+	ret = check_records(c);
+	if (ret)
+		return ret;
+	for (i = 0; i < c->mem->nr_frames; i++)
+		total += c->mem->frames[i].raw_len;
+	progress_init(&va.bar, "verify", total, o->json || o->no_progress);
+	c->st.frames = 0;
+	ret = img_mem_foreach_frame(c->mem, c->threads, verify_frame, &va);
+	progress_done(&va.bar);
+	if (ret == -EBADMSG || ret == -EOVERFLOW)
+		return cm_err(ret, "image '%s' is corrupt, nothing was restored (%s)",
+			      o->images_dir, img_strerror());
+	if (ret)
+		return cm_err(ret, "cannot read the page store of '%s' (%s)", o->images_dir,
+			      img_strerror());
+	c->st.t_verify_ns = now_ns() - t0;
+	c->done |= RST_VERIFIED;
+	return 0;
+}
+
+/* Finds the NT_GNU_BUILD_ID note of an ELF64 file. Returns its length or -errno. */
+static int elf_build_id(int fd, uint8_t *out, size_t cap)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	uint8_t note[4096];
+	int i, ret;
+
+	ret = pread_full(fd, &eh, sizeof(eh), 0);
+	if (ret)
+		return ret;
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(ph) || eh.e_phnum > 256)
+		return -ENOEXEC;
+	for (i = 0; i < eh.e_phnum; i++) {
+		size_t off = 0, len;
+
+		ret = pread_full(fd, &ph, sizeof(ph), eh.e_phoff + (uint64_t)i * sizeof(ph));
+		if (ret)
+			return ret;
+		if (ph.p_type != PT_NOTE)
+			continue;
+		len = MIN(ph.p_filesz, sizeof(note));
+		ret = pread_full(fd, note, len, ph.p_offset);
+		if (ret)
+			return ret;
+		while (off + sizeof(Elf64_Nhdr) <= len) {
+			Elf64_Nhdr *nh = (Elf64_Nhdr *)(note + off);
+			size_t name = ALIGN_UP((size_t)nh->n_namesz, 4);
+			size_t desc = ALIGN_UP((size_t)nh->n_descsz, 4);
+
+			off += sizeof(*nh);
+			if (name > len - off || desc > len - off - name)
+				break;
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    !memcmp(note + off, "GNU", 4) && nh->n_descsz <= cap) {
+				memcpy(out, note + off + name, nh->n_descsz);
+				return (int)nh->n_descsz;
+			}
+			off += name + desc;
+		}
+	}
+	return -ENOENT;
+}
+
+int restore_check_exe(struct restore_ctx *c, pid_t pid)
+{
+	const MmEntry *mm = c->mem->mm;
+	char path[64], exe[4096];
+	uint8_t id[64];
+	ssize_t n;
+	int fd, len, bad = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n < 0)
+		return cm_err(errno == ENOENT ? -ESRCH : -errno, "cannot read '%s'", path);
+	exe[n] = 0;
+	if (mm->exe_path && strcmp(mm->exe_path, exe)) {
+		pr_err("pid %d runs '%s', the image is of '%s'", (int)pid, exe, mm->exe_path);
+		bad = 1;
+	}
+	if (mm->has_exe_build_id && mm->exe_build_id.len) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		len = fd < 0 ? -errno : elf_build_id(fd, id, sizeof(id));
+		close_safe(&fd);
+		if (len < 0 || (size_t)len != mm->exe_build_id.len ||
+		    memcmp(id, mm->exe_build_id.data, len)) {
+			pr_err("build id of pid %d's executable '%s' differs from the image's", (int)pid,
+			       exe);
+			bad = 1;
+		}
+	}
+	if (!bad)
+		return 0;
+	if (c->opts->force) {
+		pr_warn("--force: restoring pid %d although its executable differs", (int)pid);
+		return 0;
+	}
+	pr_err("refusing to restore into another program (use --force to override)");
+	return -EINVAL;
+}
+
+int restore_check_threads(const struct restore_ctx *c, const pid_t *tids, size_t nr)
+{
+	const struct img_mem *m = c->mem;
+	size_t i, j, missing = 0, extra = 0;
+
+	for (i = 0; i < m->nr_threads; i++) {
+		for (j = 0; j < nr && (uint32_t)tids[j] != m->threads[i]->tid; j++)
+			;
+		if (j == nr) {
+			pr_err("thread %u of the image does not exist in pid %d", m->threads[i]->tid,
+			       (int)c->pid);
+			missing++;
+		}
+	}
+	for (j = 0; j < nr; j++) {
+		for (i = 0; i < m->nr_threads && (uint32_t)tids[j] != m->threads[i]->tid; i++)
+			;
+		if (i == m->nr_threads) {
+			pr_err("thread %d of the target is not in the image", (int)tids[j]);
+			extra++;
+		}
+	}
+	if (!missing && !extra && m->nr_threads)
+		return 0;
+	if (!m->nr_threads)
+		pr_err("the image has no thread records (core file)");
+	pr_err("thread set differs (%zu missing, %zu extra): nothing was restored", missing, extra);
+	return -ESRCH;
+}
+
+int restore_attach(struct restore_ctx *c, pid_t pid, struct inject *in)
+{
+	char path[64];
+
+	c->pid = pid;
+	c->inj = in;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	c->mem_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (c->mem_fd < 0)
+		return cm_err(errno == ENOENT ? -ESRCH : -errno, "cannot open '%s'", path);
+	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (c->pidfd < 0)
+		c->pidfd = -1;
+	c->done |= RST_ATTACHED;
+	return 0;
+}
+
+long restore_inject(struct restore_ctx *c, long nr, unsigned long a0, unsigned long a1,
+		    unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)
+{
+	unsigned long args[6] = { a0, a1, a2, a3, a4, a5 };
+	int ok = 1;
+	long ret;
+
+	ret = inject_syscall(c->inj, nr, args, &ok);
+	if (!ok) {
+		c->inject_broken = 1;
+		return cm_err(ret < 0 ? (int)ret : -EIO, "injection into pid %d failed (syscall %ld)",
+			      (int)c->pid, nr);
+	}
+	return ret;
+}
+
+int restore_thread_regs(pid_t tid, const ThreadCore *tc)
+{
+	struct user_regs_struct regs;
+	struct iovec iov;
+	uint64_t mask;
+
+	if (tc->gpregs.len != sizeof(regs))
+		return cm_err(-EBADMSG, "thread %d: bad gpregs size %zu", (int)tid, tc->gpregs.len);
+	memcpy(&regs, tc->gpregs.data, sizeof(regs));
+	if (tc->has_fs_base)
+		regs.fs_base = tc->fs_base;
+	if (tc->has_gs_base)
+		regs.gs_base = tc->gs_base;
+	if (tc->has_xstate) {
+		iov.iov_base = tc->xstate.data;
+		iov.iov_len = tc->xstate.len;
+		if (ptrace(PTRACE_SETREGSET, tid, (void *)NT_X86_XSTATE, &iov))
+			return cm_err(-errno, "cannot set the xstate of thread %d", (int)tid);
+	} else if (tc->has_fpregs) {
+		iov.iov_base = tc->fpregs.data;
+		iov.iov_len = tc->fpregs.len;
+		if (ptrace(PTRACE_SETREGSET, tid, (void *)NT_PRFPREG, &iov))
+			return cm_err(-errno, "cannot set the FPU registers of thread %d", (int)tid);
+	}
+	iov.iov_base = &regs;
+	iov.iov_len = sizeof(regs);
+	if (ptrace(PTRACE_SETREGSET, tid, (void *)NT_PRSTATUS, &iov))
+		return cm_err(-errno, "cannot set the registers of thread %d", (int)tid);
+	mask = tc->sigmask;
+	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(mask), &mask))
+		return cm_err(-errno, "cannot set the signal mask of thread %d", (int)tid);
+	return 0;
+}
+
+int restore_check_xstate(const struct restore_ctx *c, pid_t tid)
+{
+	const struct img_mem *m = c->mem;
+	static __thread uint8_t xs[1 << 16];
+	struct iovec iov = { xs, sizeof(xs) };
+	size_t i;
+
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov))
+		return cm_err(-errno, "cannot read the xstate of thread %d", (int)tid);
+	for (i = 0; i < m->nr_threads; i++) {
+		if (m->threads[i]->has_xstate && m->threads[i]->xstate.len != iov.iov_len)
+			return cm_err(-EPROTONOSUPPORT, "image xstate is %zu bytes, this CPU's %zu",
+				      m->threads[i]->xstate.len, iov.iov_len);
+	}
+	return 0;
+}
+
+int restore_regs(struct restore_ctx *c)
+{
+	const struct img_mem *m = c->mem;
+	uint64_t t0 = now_ns();
+	size_t i;
+	int ret;
+
+	c->started |= RST_REGS;
+	for (i = 0; i < m->nr_threads; i++) {
+		ret = restore_thread_regs(m->threads[i]->tid, m->threads[i]);
+		if (ret)
+			return ret;
+		c->st.threads++;
+	}
+	c->st.t_regs_ns = now_ns() - t0;
+	c->done |= RST_REGS;
+	return 0;
+}
+
+static double gbps(uint64_t bytes, uint64_t ns)
+{
+	return ns ? (double)bytes / (double)ns : 0.0;
+}
+
+static void summary_json(const struct restore_ctx *c, FILE *f)
+{
+	const struct restore_stats *s = &c->st;
+	struct json_out j;
+
+	json_init(&j, f, 0);
+	json_obj_begin(&j, NULL);
+	json_u64(&j, "pid", (uint64_t)c->pid);
+	json_str(&j, "mode", c->opts->tree_pid ? "in-place" : "new");
+	json_u64(&j, "pages_written", s->pages_written);
+	json_u64(&j, "pages_zeroed", s->pages_zeroed);
+	json_u64(&j, "bytes_written", s->bytes_written);
+	json_u64(&j, "frames", s->frames);
+	json_u64(&j, "writev_calls", s->writev_calls);
+	json_u64(&j, "proc_mem_writes", s->proc_mem_writes);
+	json_u64(&j, "dontneed_calls", s->dontneed_calls);
+	json_u64(&j, "vmas_unmapped", s->vmas_unmapped);
+	json_u64(&j, "vmas_mapped", s->vmas_mapped);
+	json_u64(&j, "vmas_mprotected", s->vmas_mprotected);
+	json_u64(&j, "madvise_calls", s->madvise_calls);
+	json_u64(&j, "guards_installed", s->guards_installed);
+	json_u64(&j, "threads", s->threads);
+	json_double(&j, "verify_s", s->t_verify_ns / 1e9);
+	json_double(&j, "layout_s", s->t_layout_ns / 1e9);
+	json_double(&j, "pages_s", s->t_pages_ns / 1e9);
+	json_double(&j, "madvise_s", s->t_madvise_ns / 1e9);
+	json_double(&j, "stopped_s", s->t_stopped_ns / 1e9);
+	json_double(&j, "total_s", s->t_total_ns / 1e9);
+	json_double(&j, "pages_gbps", gbps(s->bytes_written, s->t_pages_ns));
+	json_obj_end(&j);
+	json_finish(&j);
+}
+
+void restore_print_summary(const struct restore_ctx *c, FILE *f)
+{
+	const struct restore_stats *s = &c->st;
+
+	if (c->opts->json) {
+		summary_json(c, f);
+		return;
+	}
+	fprintf(f, "restored pid %d: %" PRIu64 " pages written (%.1f MiB), %" PRIu64 " zeroed, "
+		"%" PRIu64 " VMAs unmapped, %" PRIu64 " mapped, %" PRIu64 " mprotected, "
+		"%" PRIu64 " threads; %.3f s total (verify %.3f, layout %.3f, pages %.3f at "
+		"%.2f GB/s), stopped %.3f s\n",
+		(int)c->pid, s->pages_written, s->bytes_written / 1048576.0, s->pages_zeroed,
+		s->vmas_unmapped, s->vmas_mapped, s->vmas_mprotected, s->threads,
+		s->t_total_ns / 1e9, s->t_verify_ns / 1e9, s->t_layout_ns / 1e9,
+		s->t_pages_ns / 1e9, gbps(s->bytes_written, s->t_pages_ns), s->t_stopped_ns / 1e9);
+}
+
+void restore_report_state(const struct restore_ctx *c, int err)
+{
+	static const struct {
+		unsigned int bit;
+		const char *what;
+	} steps[] = {
+		{ RST_LAYOUT, "layout (VMAs, prot, brk)" },
+		{ RST_PAGES, "memory contents" },
+		{ RST_MADVISE, "madvise state and guard regions" },
+		{ RST_REGS, "registers and signal masks" },
+	};
+	size_t i;
+
+	pr_err("restore of pid %d failed (%s) after the target was modified:", (int)c->pid,
+	       strerror(-err));
+	for (i = 0; i < ARRAY_SIZE(steps); i++) {
+		const char *state = (c->done & steps[i].bit) ? "restored" :
+				    (c->started & steps[i].bit) ? "PARTIALLY restored" :
+				    "NOT restored";
+
+		pr_err("  %-32s %s", steps[i].what, state);
+	}
+	pr_err("  %" PRIu64 " pages written, %" PRIu64 " zeroed, %" PRIu64 " VMAs unmapped, %"
+	       PRIu64 " mapped, %" PRIu64 " mprotected", c->st.pages_written, c->st.pages_zeroed,
+	       c->st.vmas_unmapped, c->st.vmas_mapped, c->st.vmas_mprotected);
+	if ((c->started & RST_PAGES) && !(c->done & RST_PAGES))
+		pr_err("  pages were written in address order up to %#" PRIx64,
+		       c->first_fail_addr);
+}
