@@ -20,6 +20,7 @@
 #ifndef CM_FREEZE_H
 #define CM_FREEZE_H
 
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,6 +42,10 @@ struct freeze {
 	int signals_blocked;
 	uint64_t t_freeze_ns;	/* when the first thread was stopped */
 	uint64_t t_thaw_ns;	/* when the last thread was let go */
+	int guard_fd;		/* write end of the guard's pipe, -1 if none */
+	int cg_frozen;		/* we froze the cgroup and have not thawed it yet */
+	size_t cap_tids;
+	char *cg_path;		/* malloc'd copy of freeze_opts.cgroup */
 };
 
 void freeze_init(struct freeze *f);

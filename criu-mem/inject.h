@@ -16,6 +16,7 @@
 #ifndef CM_INJECT_H
 #define CM_INJECT_H
 
+#include <sched.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/user.h>
@@ -30,6 +31,9 @@ struct inject {
 	size_t cpus_size;
 	int pinned;
 	int active;
+	int dirty;			/* registers were changed by an injection */
+	uint64_t requeue;		/* signals that arrived while injecting (bit sig-1) */
+	uint64_t nr_calls;		/* injected syscalls (stats) */
 };
 
 /* Saves state and finds a syscall instruction. Returns 0 or -errno. */

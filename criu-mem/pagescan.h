@@ -39,14 +39,24 @@ struct pscan {
 	void *buf;		/* reused region/entry buffer */
 	size_t buf_len;
 	uint64_t nr_calls;	/* ioctls or preads issued (stats) */
+	uint64_t cats;		/* PAGE_IS_* categories the kernel accepts (ioctl mode) */
+	uint64_t zero_pfn;	/* PFN of the 4K zero page, 0 if unknown (pagemap mode) */
+	uint64_t huge_zero_pfn;	/* first PFN of the huge zero page, 0 if unknown */
+	int kpf_fd;		/* /proc/kpageflags (pagemap mode), -1 if unreadable */
 };
 
+/* Opens /proc/PID/pagemap. PSCAN_IOCTL fails with -EOPNOTSUPP when the kernel
+ * lacks PAGEMAP_SCAN. pscan_close() accepts a closed or failed pscan. */
 int pscan_open(struct pscan *s, pid_t pid, enum pscan_mode mode);
 void pscan_close(struct pscan *s);
 /*
  * Reports every run of pages in [start, end) that is present, swapped,
  * zero-pfn or a guard, in increasing address order, through cb. Runs of
  * absent pages are not reported. cb returns 0 to go on or -errno to stop.
+ * Adjacent pages with equal flags are always merged into one run, so both
+ * modes report identical runs (HUGE in pagemap mode: 512 contiguous,
+ * aligned PFNs confirmed by /proc/kpageflags THP/HUGE when readable).
+ * PFNZERO pages never carry PSCAN_FILE; swapped pages carry only SWAPPED.
  */
 int pscan_range(struct pscan *s, uint64_t start, uint64_t end,
 		int (*cb)(void *arg, const struct pscan_run *run), void *arg);

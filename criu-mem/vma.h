@@ -22,7 +22,8 @@ enum vmflag {
 	VMF_GD, VMF_PF, VMF_LO, VMF_IO, VMF_SR, VMF_RR, VMF_DC, VMF_DE,
 	VMF_AC, VMF_NR, VMF_HT, VMF_SF, VMF_NL, VMF_AR, VMF_WF, VMF_DD,
 	VMF_SD, VMF_MM, VMF_HG, VMF_NH, VMF_MG, VMF_UM, VMF_UW, VMF_SS,
-	VMF_SL, VMF_BT, VMF_MT, VMF_GU, VMF_OV, VMF_LF, VMF_MAX,
+	VMF_SL, VMF_BT, VMF_MT, VMF_GU, VMF_OV, VMF_LF, VMF_UI, VMF_DP,
+	VMF_MAX,
 };
 
 struct vmflag_desc {
@@ -53,6 +54,9 @@ struct vma {
 	uint64_t anon_huge_kb;	/* smaps AnonHugePages */
 	uint64_t rss_kb;
 	uint32_t page_shift;	/* 12, or 21/30 for hugetlb */
+	int deleted;		/* path ended in " (deleted)" (stripped from path) */
+	uint64_t swap_kb;	/* smaps Swap */
+	uint32_t pkey;		/* smaps ProtectionKey */
 };
 
 struct vma_list {
@@ -65,6 +69,9 @@ struct vma_list {
  * (v->path is malloc'd). Returns 0, -EINVAL on a malformed line.
  */
 int vma_parse_line(const char *line, size_t len, struct vma *v);
+/* Re-derives v->kind (and MAP_ANONYMOUS/MAP_GROWSDOWN in v->flags) from the
+ * path, MAP_SHARED and v->vm_flags; vma_parse_line() calls it. */
+void vma_classify(struct vma *v);
 /* Parses the text after "VmFlags:" into a vm_flags bit set. Unknown ones are ignored. */
 uint64_t vma_parse_vmflags(const char *s, size_t len);
 
