@@ -309,4 +309,27 @@ typedef int (*img_frame_cb)(void *arg, const struct img_frame *f, const void *da
 			    const struct img_run *const *runs, size_t nr_runs);
 int img_mem_foreach_frame(struct img_mem *m, unsigned int threads, img_frame_cb cb, void *arg);
 
+/*
+ * Added for verify: a problem report, one complete message per call
+ * ("'pagemap-12.img': run 0x7f00 (3 pages) is outside every VMA").
+ */
+typedef void (*img_problem_cb)(void *arg, const char *msg);
+/*
+ * Like img_mem_load(), but every cross-reference problem (VMA order, runs
+ * outside VMAs, overlaps, missing frames, bad index entries, head counts)
+ * is reported through cb and the offending run or frame is dropped, so the
+ * result stays safe to use. Returns the number of problems (>= 0) with *out
+ * set, or -errno when a file cannot be read or parsed at all.
+ */
+int img_mem_load_check(const struct img_dir *d, unsigned int pid, img_problem_cb cb, void *arg,
+		       struct img_mem **out);
+/*
+ * Reads every frame of the index with @threads in parallel: header equal to
+ * its index entry, payload XXH3, decompression to raw_len. Reports every bad
+ * frame through cb (naming its id) and returns the number of bad frames.
+ */
+long img_mem_check_frames(struct img_mem *m, unsigned int threads, img_problem_cb cb, void *arg);
+/* Added: the pages of the parent image for PE_PARENT runs; -ENOENT when it has none. */
+int img_mem_parent(struct img_mem *m, struct img_mem **parent);
+
 #endif

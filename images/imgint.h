@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
 #include <zstd.h>
 
 #include "img.h"
@@ -141,5 +142,34 @@ int img_kind_from_name(const char *name, unsigned int *pid);
 
 /* Size and XXH3-64 of a whole open file (pread from 0); fsyncs when do_fsync. */
 int img_file_hash(int fd, const char *name, int do_fsync, uint64_t *size, uint64_t *hash);
+
+/* Private part of struct img_mem (imgmem.c, memframes.c). */
+#define IMG_MEM_CACHE_SLOTS 4
+struct img_mem_cache {
+	pthread_mutex_t lock;
+	struct {
+		uint64_t id, stamp;
+		uint8_t *buf;
+		int valid;
+	} slot[IMG_MEM_CACHE_SLOTS];
+	uint64_t clock;
+	uint8_t *scratch;		/* one stored payload */
+	ZSTD_DCtx *dctx;
+	uint32_t max_raw, max_stored;
+	const struct img_run **fr_runs;	/* runs grouped by frame */
+	size_t *fr_start;		/* nr_frames + 1 */
+	struct img_dir *parent_dir;
+	int parent_err;			/* 0 = not tried yet */
+	char pages_name[64];
+	uint8_t *parent_id;
+	size_t parent_id_len;
+	char *parent_path;
+};
+
+/* Reads and checks frame f of m into dst with a caller's scratch and dctx. */
+int mem_frame_load(struct img_mem *m, const struct img_frame *f, void *dst, void *scratch,
+		   ZSTD_DCtx *dctx);
+/* Builds cache->fr_runs / fr_start. */
+int mem_group_runs(struct img_mem *m);
 
 #endif

@@ -1,0 +1,556 @@
+// SPDX-License-Identifier: MIT
+/*
+ * imgmem.c: loads one process's image (mm, core, pagemap, pageidx) for
+ * random access, checks every cross reference, and reads memory through a
+ * small cache of decompressed frames.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "imgint.h"
+#include "util.h"
+
+struct mem_chk {
+	img_problem_cb cb;
+	void *arg;
+	int nr;
+};
+
+/* Reports a problem; returns 0 to go on (check mode) or the error. */
+static int chk(struct mem_chk *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int chk(struct mem_chk *c, int err, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->nr++;
+	if (c->cb) {
+		c->cb(c->arg, msg);
+		return 0;
+	}
+	return img_err(err, "%s", msg);
+}
+
+/* Grows *arr to hold n + 1 elements of size sz. */
+static int grow(void *arrp, size_t *cap, size_t n, size_t sz)
+{
+	void **arr = arrp;
+	size_t ncap;
+	void *na;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 64;
+	na = realloc(*arr, ncap * sz);
+	if (!na)
+		return img_err(-ENOMEM, "no memory for %zu entries", ncap);
+	*arr = na;
+	*cap = ncap;
+	return 0;
+}
+
+/* Reads head + entries of a record file; entries go to *arr. */
+static int load_records(const struct img_dir *d, enum img_kind kind, unsigned int pid,
+			ProtobufCMessage **head, void *arrp, size_t *nr)
+{
+	ProtobufCMessage ***arr = arrp, *msg;
+	struct img_reader *r = NULL;
+	char name[64];
+	size_t cap = 0;
+	int ret;
+
+	*nr = 0;
+	img_kind_filename(kind, pid, name, sizeof(name));
+	ret = img_reader_open(d, kind, name, &r);
+	if (ret)
+		return ret;
+	while ((ret = img_reader_next(r, &msg)) > 0) {
+		if (head && !*head) {
+			*head = msg;
+			continue;
+		}
+		ret = grow(arr, &cap, *nr, sizeof(**arr));
+		if (ret) {
+			protobuf_c_message_free_unpacked(msg, NULL);
+			break;
+		}
+		(*arr)[(*nr)++] = msg;
+	}
+	img_reader_free(r);
+	return ret;
+}
+
+static int check_vmas(struct img_mem *m, struct mem_chk *c, const char *name)
+{
+	size_t i, j = 0;
+	int ret = 0;
+
+	for (i = 0; i < m->nr_vmas && !ret; i++) {
+		VmaEntry *v = m->vmas[i];
+
+		if (v->start >= v->end || (v->start | v->end) & (m->page_size - 1)) {
+			ret = chk(c, -EBADMSG, "'%s': vma %zu %#llx-%#llx is empty or unaligned",
+				  name, i, (unsigned long long)v->start, (unsigned long long)v->end);
+		} else if (j && m->vmas[j - 1]->end > v->start) {
+			ret = chk(c, -EBADMSG, "'%s': vma %zu %#llx-%#llx overlaps or precedes the previous one",
+				  name, i, (unsigned long long)v->start, (unsigned long long)v->end);
+		} else {
+			m->vmas[j++] = v;
+			continue;
+		}
+		vma_entry__free_unpacked(v, NULL);
+	}
+	for (; i < m->nr_vmas; i++)
+		m->vmas[j++] = m->vmas[i];
+	m->nr_vmas = j;
+	if (!ret && m->mm->nr_vmas != j)
+		ret = chk(c, -EBADMSG, "'%s': head counts %u vmas, file has %zu", name,
+			  m->mm->nr_vmas, j);
+	return ret;
+}
+
+static int load_mm(const struct img_dir *d, struct img_mem *m, struct mem_chk *c)
+{
+	ProtobufCMessage *head = NULL;
+	char name[64];
+	int ret;
+
+	img_kind_filename(IMG_MM, m->pid, name, sizeof(name));
+	ret = load_records(d, IMG_MM, m->pid, &head, &m->vmas, &m->nr_vmas);
+	m->mm = (MmEntry *)head;
+	if (ret)
+		return ret;
+	if (!m->mm)
+		return img_err(-EBADMSG, "'%s': no head record", name);
+	return check_vmas(m, c, name);
+}
+
+static int load_core(const struct img_dir *d, struct img_mem *m)
+{
+	ProtobufCMessage *head = NULL;
+	char name[64];
+	int fd, ret;
+
+	img_kind_filename(IMG_CORE, m->pid, name, sizeof(name));
+	fd = openat(img_dir_fd(d), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	close_safe(&fd);
+	ret = load_records(d, IMG_CORE, m->pid, &head, &m->threads, &m->nr_threads);
+	m->task = (TaskCore *)head;
+	return ret;
+}
+
+static int check_frame(struct img_mem *m, struct mem_chk *c, const FrameEntry *fe, size_t i,
+		       uint64_t *prev_end, uint64_t fsize)
+{
+	struct img_mem_cache *mc = m->cache;
+	unsigned long long id = fe->id;
+	uint64_t end;
+
+	if (fe->id != i)
+		return chk(c, -EBADMSG, "'%s': frame entry %zu has id %llu", mc->pages_name, i, id);
+	if (!fe->raw_len || fe->raw_len > IMG_MAX_FRAME_RAW || fe->raw_len % m->page_size)
+		return chk(c, -EBADMSG, "frame %llu: raw length %u is invalid", id, fe->raw_len);
+	if ((fe->flags & ~FRAME_ZSTD) || !fe->stored_len ||
+	    fe->stored_len > img_frame_stored_max() ||
+	    (!(fe->flags & FRAME_ZSTD) && fe->stored_len != fe->raw_len))
+		return chk(c, -EBADMSG, "frame %llu: flags %#x / stored length %u are invalid", id,
+			   fe->flags, fe->stored_len);
+	end = fe->file_offset + IMG_FRAME_HDR_SIZE + fe->stored_len;
+	if (fe->file_offset < *prev_end || end < fe->file_offset || end > fsize)
+		return chk(c, -EBADMSG, "frame %llu: offset %llu does not fit '%s' (%llu bytes)", id,
+			   (unsigned long long)fe->file_offset, mc->pages_name,
+			   (unsigned long long)fsize);
+	*prev_end = end;
+	return 1;
+}
+
+static int load_frames(const struct img_dir *d, struct img_mem *m, struct mem_chk *c)
+{
+	struct img_mem_cache *mc = m->cache;
+	FrameEntry **fes = NULL;
+	uint64_t prev_end = IMG_HDR_SIZE;
+	struct stat st;
+	size_t i, nr = 0;
+	int ret;
+
+	if (fstat(m->pages_fd, &st))
+		return img_err(-errno, "cannot stat '%s'", mc->pages_name);
+	ret = load_records(d, IMG_PAGEIDX, m->pid, NULL, &fes, &nr);
+	if (!ret && nr) {
+		m->frames = calloc(nr, sizeof(*m->frames));
+		if (!m->frames)
+			ret = img_err(-ENOMEM, "no memory for %zu frames", nr);
+	}
+	for (i = 0; !ret && i < nr; i++) {
+		FrameEntry *fe = fes[i];
+
+		ret = check_frame(m, c, fe, i, &prev_end, st.st_size);
+		if (ret < 0)
+			break;
+		m->frames[i] = (struct img_frame){ .id = i, .file_offset = fe->file_offset,
+			.raw_len = ret ? fe->raw_len : 0, .stored_len = fe->stored_len,
+			.flags = fe->flags, .xxh3 = fe->xxh3 };
+		if (ret) {
+			mc->max_raw = MAX(mc->max_raw, fe->raw_len);
+			mc->max_stored = MAX(mc->max_stored, fe->stored_len);
+		}
+		ret = 0;
+	}
+	m->nr_frames = nr;
+	for (i = 0; i < nr; i++)
+		frame_entry__free_unpacked(fes[i], NULL);
+	free(fes);
+	return ret;
+}
+
+/* Index of the VMA containing addr, or -1. */
+static long vma_index(const struct img_mem *m, uint64_t addr)
+{
+	size_t lo = 0, hi = m->nr_vmas;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->vmas[mid]->end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < m->nr_vmas && m->vmas[lo]->start <= addr)
+		return lo;
+	return -1;
+}
+
+/* Checks that [start, end) is covered by contiguous VMAs. */
+static int run_in_vmas(const struct img_mem *m, uint64_t start, uint64_t end)
+{
+	long idx = vma_index(m, start);
+	size_t i;
+
+	if (idx < 0)
+		return 0;
+	i = idx;
+	while (m->vmas[i]->end < end) {
+		if (i + 1 >= m->nr_vmas || m->vmas[i + 1]->start != m->vmas[i]->end)
+			return 0;
+		i++;
+	}
+	return 1;
+}
+
+static int check_run(struct img_mem *m, struct mem_chk *c, const struct img_run *r,
+		     const char *name)
+{
+	unsigned long long va = r->vaddr, n = r->nr_pages;
+	const struct img_run *prev = m->nr_runs ? &m->runs[m->nr_runs - 1] : NULL;
+	uint64_t end;
+
+	if (!n || n > (UINT64_MAX / m->page_size) || (va & (m->page_size - 1)) ||
+	    add_overflow(r->vaddr, r->nr_pages * m->page_size, &end))
+		return chk(c, -EBADMSG, "'%s': run %#llx (%llu pages) is empty, unaligned or too long",
+			   name, va, n);
+	if (r->flags != PE_PRESENT && r->flags != PE_ZERO && r->flags != PE_PARENT &&
+	    r->flags != PE_LAZY)
+		return chk(c, -EBADMSG, "'%s': run %#llx has bad flags %#x", name, va, r->flags);
+	if (prev && prev->vaddr + prev->nr_pages * m->page_size > r->vaddr)
+		return chk(c, -EBADMSG, "'%s': run %#llx (%llu pages) overlaps or precedes run %#llx",
+			   name, va, n, (unsigned long long)prev->vaddr);
+	if (!run_in_vmas(m, r->vaddr, end))
+		return chk(c, -EBADMSG, "'%s': run %#llx (%llu pages) is outside every VMA", name,
+			   va, n);
+	if (r->flags != PE_PRESENT)
+		return 1;
+	if (r->frame >= m->nr_frames || !m->frames[r->frame].raw_len)
+		return chk(c, -EBADMSG, "'%s': run %#llx refers to missing frame %llu", name, va,
+			   (unsigned long long)r->frame);
+	if (r->offset > m->frames[r->frame].raw_len / m->page_size ||
+	    n > m->frames[r->frame].raw_len / m->page_size - r->offset)
+		return chk(c, -EBADMSG, "'%s': run %#llx (%llu pages at %llu) overruns frame %llu",
+			   name, va, n, (unsigned long long)r->offset, (unsigned long long)r->frame);
+	return 1;
+}
+
+static int check_head(struct mem_chk *c, const PagemapHead *h, const uint64_t cnt[4],
+		      size_t nr_runs, const char *name)
+{
+	int ret = 0;
+
+	if (h->has_nr_runs && h->nr_runs != nr_runs)
+		ret = chk(c, -EBADMSG, "'%s': head counts %llu runs, file has %zu", name,
+			  (unsigned long long)h->nr_runs, nr_runs);
+	if (!ret && ((h->has_nr_stored && h->nr_stored != cnt[0]) ||
+		     (h->has_nr_zero && h->nr_zero != cnt[1]) ||
+		     (h->has_nr_parent && h->nr_parent != cnt[2]) ||
+		     (h->has_nr_lazy && h->nr_lazy != cnt[3])))
+		ret = chk(c, -EBADMSG, "'%s': head page counts do not match the runs", name);
+	return ret;
+}
+
+static int load_runs(const struct img_dir *d, struct img_mem *m, struct mem_chk *c)
+{
+	ProtobufCMessage *head = NULL;
+	PagemapEntry **pes = NULL;
+	uint64_t cnt[4] = { 0 };
+	size_t i, nr = 0;
+	char name[64];
+	int ret;
+
+	img_kind_filename(IMG_PAGEMAP, m->pid, name, sizeof(name));
+	ret = load_records(d, IMG_PAGEMAP, m->pid, &head, &pes, &nr);
+	if (ret)
+		goto out;
+	if (!head) {
+		ret = img_err(-EBADMSG, "'%s': no head record", name);
+		goto out;
+	}
+	if (nr) {
+		m->runs = calloc(nr, sizeof(*m->runs));
+		if (!m->runs) {
+			ret = img_err(-ENOMEM, "no memory for %zu runs", nr);
+			goto out;
+		}
+	}
+	for (i = 0; i < nr; i++) {
+		struct img_run r = { pes[i]->vaddr, pes[i]->nr_pages, pes[i]->flags,
+				     pes[i]->frame, pes[i]->offset };
+
+		ret = check_run(m, c, &r, name);
+		if (ret < 0)
+			goto out;
+		if (ret) {
+			m->runs[m->nr_runs++] = r;
+			cnt[r.flags == PE_PRESENT ? 0 : r.flags == PE_ZERO ? 1 :
+			    r.flags == PE_PARENT ? 2 : 3] += r.nr_pages;
+		}
+	}
+	ret = check_head(c, (PagemapHead *)head, cnt, nr, name);
+out:
+	for (i = 0; i < nr; i++)
+		pagemap_entry__free_unpacked(pes[i], NULL);
+	free(pes);
+	if (head)
+		protobuf_c_message_free_unpacked(head, NULL);
+	return ret;
+}
+
+/* Page size from pagemap head (must match the inventory when there is one). */
+static int load_meta(const struct img_dir *d, struct img_mem *m, struct mem_chk *c)
+{
+	struct img_mem_cache *mc = m->cache;
+	InventoryEntry *inv = NULL;
+	struct img_reader *r = NULL;
+	ProtobufCMessage *msg = NULL;
+	PagemapHead *h;
+	char name[64];
+	int ret;
+
+	img_kind_filename(IMG_PAGEMAP, m->pid, name, sizeof(name));
+	ret = img_reader_open(d, IMG_PAGEMAP, name, &r);
+	if (!ret)
+		ret = img_reader_next(r, &msg);
+	img_reader_free(r);
+	if (ret == 0)
+		ret = img_err(-EBADMSG, "'%s': no head record", name);
+	if (ret < 0)
+		return ret;
+	h = (PagemapHead *)msg;
+	m->page_size = h->page_size;
+	if (h->page_size < 4096 || h->page_size > (1u << 30) || (h->page_size & (h->page_size - 1)))
+		ret = img_err(-EBADMSG, "'%s': page size %u is invalid", name, h->page_size);
+	else if (h->pid != m->pid)
+		ret = img_err(-EBADMSG, "'%s': head names pid %u", name, h->pid);
+	else if (strchr(h->pages_file, '/') || snprintf(mc->pages_name, sizeof(mc->pages_name),
+							 "%s", h->pages_file) >= 64)
+		ret = img_err(-EBADMSG, "'%s': bad page store name", name);
+	protobuf_c_message_free_unpacked(msg, NULL);
+	if (ret)
+		return ret;
+	if (img_inventory_read(d, &inv))
+		return 0;	/* no inventory: an uncommitted directory */
+	if (inv->page_size != m->page_size)
+		ret = chk(c, -EBADMSG, "'%s': page size %zu, inventory says %u", name,
+			  m->page_size, inv->page_size);
+	if (inv->has_parent_id && inv->parent_path) {
+		mc->parent_id = malloc(inv->parent_id.len + 1);
+		mc->parent_path = strdup(inv->parent_path);
+		if (!mc->parent_id || !mc->parent_path)
+			ret = img_err(-ENOMEM, "no memory");
+		else
+			memcpy(mc->parent_id, inv->parent_id.data, inv->parent_id.len);
+		mc->parent_id_len = inv->parent_id.len;
+	}
+	inventory_entry__free_unpacked(inv, NULL);
+	return ret;
+}
+
+static int mem_load(const struct img_dir *d, unsigned int pid, struct mem_chk *c,
+		    struct img_mem **out)
+{
+	struct img_mem *m = calloc(1, sizeof(*m));
+	int ret;
+
+	if (!m || !(m->cache = calloc(1, sizeof(*m->cache)))) {
+		free(m);
+		return img_err(-ENOMEM, "no memory for the image of %u", pid);
+	}
+	pthread_mutex_init(&m->cache->lock, NULL);
+	m->pid = pid;
+	m->dir = d;
+	m->pages_fd = -1;
+	ret = load_meta(d, m, c);
+	if (!ret)
+		ret = load_mm(d, m, c);
+	if (!ret)
+		ret = load_core(d, m);
+	if (ret)
+		goto err;
+	m->pages_fd = img_dir_open_file(d, m->cache->pages_name);
+	if (m->pages_fd < 0) {
+		ret = m->pages_fd;
+		goto err;
+	}
+	ret = load_frames(d, m, c);
+	if (!ret)
+		ret = load_runs(d, m, c);
+	if (!ret)
+		ret = mem_group_runs(m);
+	if (ret)
+		goto err;
+	*out = m;
+	return 0;
+err:
+	img_mem_free(m);
+	return ret;
+}
+
+int img_mem_load(const struct img_dir *d, unsigned int pid, struct img_mem **out)
+{
+	struct mem_chk c = { 0 };
+
+	return mem_load(d, pid, &c, out);
+}
+
+int img_mem_load_check(const struct img_dir *d, unsigned int pid, img_problem_cb cb, void *arg,
+		       struct img_mem **out)
+{
+	struct mem_chk c = { cb, arg, 0 };
+	int ret = mem_load(d, pid, &c, out);
+
+	return ret ? ret : c.nr;
+}
+
+void img_mem_free(struct img_mem *m)
+{
+	struct img_mem_cache *mc;
+	size_t i;
+
+	if (!m)
+		return;
+	mc = m->cache;
+	if (m->mm)
+		mm_entry__free_unpacked(m->mm, NULL);
+	for (i = 0; i < m->nr_vmas; i++)
+		vma_entry__free_unpacked(m->vmas[i], NULL);
+	free(m->vmas);
+	if (m->task)
+		task_core__free_unpacked(m->task, NULL);
+	for (i = 0; i < m->nr_threads; i++)
+		thread_core__free_unpacked(m->threads[i], NULL);
+	free(m->threads);
+	free(m->runs);
+	free(m->frames);
+	close_safe(&m->pages_fd);
+	img_mem_free(m->parent);
+	if (mc) {
+		for (i = 0; i < IMG_MEM_CACHE_SLOTS; i++)
+			free(mc->slot[i].buf);
+		free(mc->scratch);
+		ZSTD_freeDCtx(mc->dctx);
+		free(mc->fr_runs);
+		free(mc->fr_start);
+		img_dir_free(mc->parent_dir);
+		free(mc->parent_id);
+		free(mc->parent_path);
+		pthread_mutex_destroy(&mc->lock);
+		free(mc);
+	}
+	free(m);
+}
+
+const VmaEntry *img_mem_find_vma(const struct img_mem *m, uint64_t addr)
+{
+	long i = vma_index(m, addr);
+
+	return i < 0 ? NULL : m->vmas[i];
+}
+
+const struct img_run *img_mem_find_run(const struct img_mem *m, uint64_t addr)
+{
+	size_t lo = 0, hi = m->nr_runs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct img_run *r = &m->runs[mid];
+
+		if (r->vaddr + r->nr_pages * m->page_size <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < m->nr_runs && m->runs[lo].vaddr <= addr)
+		return &m->runs[lo];
+	return NULL;
+}
+
+int img_mem_parent(struct img_mem *m, struct img_mem **parent)
+{
+	struct img_mem_cache *mc = m->cache;
+	InventoryEntry *inv = NULL;
+	char *path = NULL;
+	int ret;
+
+	if (m->parent || mc->parent_err) {
+		*parent = m->parent;
+		return mc->parent_err;
+	}
+	if (!mc->parent_path) {
+		ret = img_err(-ENOENT, "image '%s' has no parent", img_dir_path(m->dir));
+		goto out;
+	}
+	if (mc->parent_path[0] == '/')
+		ret = asprintf(&path, "%s", mc->parent_path);
+	else
+		ret = asprintf(&path, "%s/%s", img_dir_path(m->dir), mc->parent_path);
+	if (ret < 0) {
+		path = NULL;
+		ret = img_err(-ENOMEM, "no memory");
+		goto out;
+	}
+	ret = img_dir_open(path, &mc->parent_dir);
+	if (!ret)
+		ret = img_inventory_read(mc->parent_dir, &inv);
+	if (!ret && (inv->image_id.len != mc->parent_id_len ||
+		     memcmp(inv->image_id.data, mc->parent_id, mc->parent_id_len)))
+		ret = img_err(-ENOENT, "'%s' is not the parent image (image id differs)", path);
+	if (!ret)
+		ret = img_mem_load(mc->parent_dir, m->pid, &m->parent);
+out:
+	if (inv)
+		inventory_entry__free_unpacked(inv, NULL);
+	free(path);
+	mc->parent_err = ret ? ret : 0;
+	*parent = m->parent;
+	return ret;
+}
