@@ -1,12 +1,495 @@
 // SPDX-License-Identifier: MIT
-/* cmd_grep.c: placeholder until the subcommand lands. */
+/*
+ * cmd_grep.c: `criu-mem grep DIR PATTERN`: every address where a string or
+ * byte pattern occurs in the dumped memory. Runs are merged into spans that
+ * are contiguous in address, spans are cut into chunks that overlap by
+ * patlen-1 bytes, and worker threads (one img_mem each) search the chunks;
+ * the main thread prints hits in address order.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "grep: "
+#include "addr.h"
 #include "cli.h"
 #include "log.h"
+#include "progress.h"
+#include "util.h"
+
+#define GREP_CHUNK	(4u << 20)
+#define GREP_PAT_MAX	4096
+#define GREP_WINDOW	64	/* chunks searched ahead of the printer */
+#define GREP_THREADS_MAX 64
+
+struct grep_chunk {
+	uint64_t start, end;	/* hits start in [start, end) */
+	uint64_t rend;		/* bytes read up to rend (end + patlen-1, within the span) */
+	int skip;		/* only zero pages and a pattern with a nonzero byte */
+	int done, err;
+	uint64_t *hits;
+	size_t nr_hits, cap_hits;
+	uint64_t count;
+};
+
+struct grep_ctx {
+	const char *dir_path;
+	unsigned int pid;
+	const uint8_t *pat;
+	size_t patlen;
+	int count_only;
+	uint64_t max;		/* 0: no limit */
+	struct grep_chunk *chunks;
+	size_t nr_chunks, cap_chunks;
+	atomic_size_t next;
+	atomic_int stop;
+	size_t printed_upto;	/* chunks before this index are printed (under lock) */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+static void grep_usage(FILE *f)
+{
+	fprintf(f, "usage: criu-mem grep [--hex] [--count] [--max N] [-j N] [-p PID] DIR PATTERN\n\n"
+		   "Prints every address where PATTERN occurs in the dumped memory, with its\n"
+		   "VMA and the offset in it. Matches may cross page and frame boundaries, never\n"
+		   "pages missing from the image. Exit status 0 when found, 1 when not.\n\n"
+		   "  -x, --hex       PATTERN is hex bytes (\"deadbeef\" or \"de ad be ef\")\n"
+		   "  -c, --count     print only the number of matches\n"
+		   "  -m, --max N     stop after N matches\n"
+		   "  -j, --jobs N    search threads (default: online CPUs)\n"
+		   "  -p, --pid PID   process of the image (default: the root process)\n"
+		   "  -q, --no-progress  no progress bar\n");
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parses hex bytes, spaces allowed between bytes. Returns the length or -EINVAL. */
+static long grep_parse_hex(const char *s, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+	int hi, lo;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	while (*s) {
+		if (*s == ' ' || *s == ':') {
+			s++;
+			continue;
+		}
+		hi = hexval(s[0]);
+		lo = hi < 0 ? -1 : hexval(s[1]);
+		if (lo < 0 || n >= cap)
+			return -EINVAL;
+		out[n++] = hi << 4 | lo;
+		s += 2;
+	}
+	return n ? (long)n : -EINVAL;
+}
+
+static int grep_add_chunk(struct grep_ctx *g, uint64_t start, uint64_t end, uint64_t rend,
+			  int skip)
+{
+	struct grep_chunk *c;
+
+	if (g->nr_chunks == g->cap_chunks) {
+		size_t cap = g->cap_chunks ? 2 * g->cap_chunks : 256;
+
+		c = realloc(g->chunks, cap * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		g->chunks = c;
+		g->cap_chunks = cap;
+	}
+	c = &g->chunks[g->nr_chunks++];
+	memset(c, 0, sizeof(*c));
+	c->start = start;
+	c->end = end;
+	c->rend = rend;
+	c->skip = skip;
+	return 0;
+}
+
+static int bytes_all_zero(const uint8_t *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return 0;
+	return 1;
+}
+
+/* True when every page of [s, e) lies in PE_ZERO runs. */
+static int grep_all_zero(const struct img_mem *m, uint64_t s, uint64_t e)
+{
+	const struct img_run *r;
+
+	while (s < e) {
+		r = img_mem_find_run(m, s);
+		if (!r || !(r->flags & PE_ZERO))
+			return 0;
+		s = r->vaddr + r->nr_pages * m->page_size;
+	}
+	return 1;
+}
+
+/* Cuts the address-contiguous spans of runs into overlapping chunks. */
+static int grep_plan(struct grep_ctx *g, const struct img_mem *m, uint64_t *total)
+{
+	int pat_nonzero = !bytes_all_zero(g->pat, g->patlen);
+	size_t i = 0, j;
+	uint64_t s, e, c;
+	int ret;
+
+	*total = 0;
+	while (i < m->nr_runs) {
+		s = m->runs[i].vaddr;
+		e = s + m->runs[i].nr_pages * m->page_size;
+		for (j = i + 1; j < m->nr_runs && m->runs[j].vaddr == e; j++)
+			e += m->runs[j].nr_pages * m->page_size;
+		*total += e - s;
+		for (c = s; c < e; c += GREP_CHUNK) {
+			uint64_t ce = MIN(e, c + GREP_CHUNK);
+			uint64_t re = MIN(e, ce + g->patlen - 1);
+
+			ret = grep_add_chunk(g, c, ce, re, pat_nonzero && grep_all_zero(m, c, re));
+			if (ret)
+				return ret;
+		}
+		i = j;
+	}
+	return 0;
+}
+
+static int grep_hit(struct grep_ctx *g, struct grep_chunk *c, uint64_t addr)
+{
+	uint64_t *h;
+
+	c->count++;
+	if (g->count_only)
+		return 0;
+	if (c->nr_hits == c->cap_hits) {
+		size_t cap = c->cap_hits ? 2 * c->cap_hits : 16;
+
+		h = realloc(c->hits, cap * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		c->hits = h;
+		c->cap_hits = cap;
+	}
+	c->hits[c->nr_hits++] = addr;
+	return 0;
+}
+
+/* Searches buf[off, end) which maps to addresses from c->start + off. */
+static int grep_segment(struct grep_ctx *g, struct grep_chunk *c, const uint8_t *buf,
+			size_t off, size_t end)
+{
+	const uint8_t *p = buf + off, *lim = buf + end;
+	uint64_t a;
+	int ret;
+
+	while (lim - p >= (ptrdiff_t)g->patlen) {
+		p = memmem(p, lim - p, g->pat, g->patlen);
+		if (!p)
+			break;
+		a = c->start + (p - buf);
+		if (a >= c->end || (g->max && c->count >= g->max))
+			break;
+		ret = grep_hit(g, c, a);
+		if (ret)
+			return ret;
+		p++;
+	}
+	return 0;
+}
+
+/* Reads one chunk and searches each stretch of pages present in the image. */
+static int grep_chunk_search(struct grep_ctx *g, struct img_mem *m, struct grep_chunk *c,
+			     uint8_t *buf, uint8_t *absent, size_t bmlen)
+{
+	size_t ps = m->page_size, len = c->rend - c->start, off = 0, seg;
+	uint64_t base = ALIGN_DOWN(c->start, (uint64_t)ps), pg;
+	long nabs;
+	int ret;
+
+	memset(absent, 0, bmlen);
+	nabs = img_mem_read(m, c->start, buf, len, absent);
+	if (nabs < 0)
+		return (int)nabs;
+	if (!nabs)
+		return grep_segment(g, c, buf, 0, len);
+	while (off < len) {
+		for (seg = off; seg < len; seg = base + (pg + 1) * ps - c->start) {
+			pg = (c->start + seg - base) / ps;
+			if ((absent[pg / 8] >> (pg % 8)) & 1)
+				break;
+		}
+		seg = MIN(seg, len);
+		if (seg > off) {
+			ret = grep_segment(g, c, buf, off, seg);
+			if (ret)
+				return ret;
+			off = seg;
+			continue;
+		}
+		pg = (c->start + off - base) / ps;
+		off = MIN((size_t)(base + (pg + 1) * ps - c->start), len);
+	}
+	return 0;
+}
+
+struct grep_worker {
+	struct grep_ctx *g;
+	struct img_mem *m;	/* shared with the main thread for worker 0 */
+	struct addr_img own;
+	int ret;
+};
+
+static void *grep_worker_main(void *arg)
+{
+	struct grep_worker *w = arg;
+	struct grep_ctx *g = w->g;
+	size_t ps, bmlen, i;
+	uint8_t *buf = NULL, *absent = NULL;
+
+	if (!w->m) {
+		w->ret = addr_img_open(&w->own, g->dir_path, g->pid);
+		w->m = w->own.mem;
+	}
+	if (!w->ret) {
+		ps = w->m->page_size;
+		bmlen = ((GREP_CHUNK + g->patlen) / ps + 3) / 8 + 1;
+		buf = malloc(GREP_CHUNK + g->patlen);
+		absent = malloc(bmlen);
+		if (!buf || !absent)
+			w->ret = -ENOMEM;
+	}
+	while (!w->ret && !atomic_load(&g->stop)) {
+		struct grep_chunk *c;
+
+		i = atomic_fetch_add(&g->next, 1);
+		if (i >= g->nr_chunks)
+			break;
+		c = &g->chunks[i];
+		pthread_mutex_lock(&g->lock);
+		while (i >= g->printed_upto + GREP_WINDOW && !atomic_load(&g->stop))
+			pthread_cond_wait(&g->cond, &g->lock);
+		pthread_mutex_unlock(&g->lock);
+		if (!c->skip && !atomic_load(&g->stop))
+			c->err = grep_chunk_search(g, w->m, c, buf, absent, bmlen);
+		if (c->err)
+			pr_err("cannot read %#lx-%#lx of pid %u: %s", (unsigned long)c->start,
+			       (unsigned long)c->rend, g->pid, img_strerror());
+		pthread_mutex_lock(&g->lock);
+		c->done = 1;
+		pthread_cond_broadcast(&g->cond);
+		pthread_mutex_unlock(&g->lock);
+	}
+	if (w->ret) {
+		/* Nobody else may take our chunks: stop everything. */
+		atomic_store(&g->stop, 1);
+		pthread_mutex_lock(&g->lock);
+		pthread_cond_broadcast(&g->cond);
+		pthread_mutex_unlock(&g->lock);
+	}
+	free(buf);
+	free(absent);
+	return NULL;
+}
+
+static void grep_print_hit(const struct img_mem *m, uint64_t a)
+{
+	const VmaEntry *v = img_mem_find_vma(m, a);
+
+	if (v)
+		printf("%#014lx  %s+%#lx\n", (unsigned long)a, addr_vma_name(v),
+		       (unsigned long)(a - v->start));
+	else
+		printf("%#014lx\n", (unsigned long)a);
+}
+
+/* Prints the chunks in order as workers finish them. Returns hits or -errno. */
+static long grep_collect(struct grep_ctx *g, const struct img_mem *m, struct progress *pb)
+{
+	uint64_t total = 0, bytes = 0;
+	size_t i, k;
+	int err = 0;
+
+	for (i = 0; i < g->nr_chunks; i++) {
+		struct grep_chunk *c = &g->chunks[i];
+
+		pthread_mutex_lock(&g->lock);
+		while (!c->done && !atomic_load(&g->stop))
+			pthread_cond_wait(&g->cond, &g->lock);
+		pthread_mutex_unlock(&g->lock);
+		if (!c->done || c->err) {
+			err = c->err ? c->err : -EIO;
+			break;
+		}
+		for (k = 0; k < c->nr_hits && (!g->max || total + k < g->max); k++)
+			grep_print_hit(m, c->hits[k]);
+		total += c->count;
+		free(c->hits);
+		c->hits = NULL;
+		bytes += c->end - c->start;
+		progress_update(pb, bytes);
+		pthread_mutex_lock(&g->lock);
+		g->printed_upto = i + 1;
+		pthread_cond_broadcast(&g->cond);
+		pthread_mutex_unlock(&g->lock);
+		if (g->max && total >= g->max) {
+			total = g->max;
+			break;
+		}
+	}
+	atomic_store(&g->stop, 1);
+	pthread_mutex_lock(&g->lock);
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+	return err ? err : (long)total;
+}
+
+static long grep_run(struct grep_ctx *g, struct img_mem *m, unsigned int jobs, int quiet)
+{
+	struct grep_worker w[GREP_THREADS_MAX];
+	pthread_t tid[GREP_THREADS_MAX];
+	struct progress pb;
+	unsigned int i, started = 0;
+	uint64_t total;
+	long ret;
+
+	ret = grep_plan(g, m, &total);
+	if (ret)
+		return cm_err((int)ret, "cannot plan the search");
+	if (!g->nr_chunks)
+		return 0;
+	if (jobs > g->nr_chunks)
+		jobs = g->nr_chunks;
+	progress_init(&pb, "grep", total, quiet);
+	memset(w, 0, sizeof(w));
+	for (i = 0; i < jobs; i++) {
+		w[i].g = g;
+		w[i].m = i == 0 ? m : NULL;
+		if (pthread_create(&tid[i], NULL, grep_worker_main, &w[i]))
+			break;
+		started++;
+	}
+	if (!started) {
+		progress_done(&pb);
+		return cm_err(-EAGAIN, "cannot start search threads");
+	}
+	ret = grep_collect(g, m, &pb);
+	for (i = 0; i < started; i++) {
+		pthread_join(tid[i], NULL);
+		if (w[i].ret && ret >= 0)
+			ret = w[i].ret;
+		addr_img_close(&w[i].own);
+	}
+	progress_done(&pb);
+	return ret;
+}
 
 int cmd_grep(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	pr_err("'grep' is not implemented yet");
-	return CM_EXIT_FAIL;
+	static const struct option opts[] = {
+		{ "hex", no_argument, NULL, 'x' },
+		{ "count", no_argument, NULL, 'c' },
+		{ "max", required_argument, NULL, 'm' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "no-progress", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct grep_ctx g = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	long jobs = sysconf(_SC_NPROCESSORS_ONLN), n;
+	uint8_t pat[GREP_PAT_MAX];
+	int o, hex = 0, quiet = 0, ret;
+	struct addr_img ai;
+	uint64_t v;
+
+	while ((o = getopt_long(argc, argv, "+xcm:j:p:qh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'x':
+			hex = 1;
+			break;
+		case 'c':
+			g.count_only = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'm':
+		case 'j':
+		case 'p':
+			if (addr_parse_u64(optarg, &v) || !v || v > UINT32_MAX) {
+				pr_err("bad number '%s' for -%c", optarg, o);
+				return CM_EXIT_USAGE;
+			}
+			if (o == 'm')
+				g.max = v;
+			else if (o == 'j')
+				jobs = MIN(v, (uint64_t)GREP_THREADS_MAX);
+			else
+				g.pid = v;
+			break;
+		case 'h':
+			grep_usage(stdout);
+			return CM_EXIT_OK;
+		default:
+			grep_usage(stderr);
+			return CM_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2) {
+		grep_usage(stderr);
+		return CM_EXIT_USAGE;
+	}
+	if (hex) {
+		n = grep_parse_hex(argv[optind + 1], pat, sizeof(pat));
+	} else {
+		n = strlen(argv[optind + 1]);
+		if (n > 0 && n <= (long)sizeof(pat))
+			memcpy(pat, argv[optind + 1], n);
+		else
+			n = -EINVAL;
+	}
+	if (n <= 0) {
+		pr_err("bad pattern '%s' (1 to %d bytes%s)", argv[optind + 1], GREP_PAT_MAX,
+		       hex ? " of hex" : "");
+		return CM_EXIT_USAGE;
+	}
+	g.pat = pat;
+	g.patlen = n;
+	g.dir_path = argv[optind];
+	if (jobs < 1)
+		jobs = 1;
+	ret = addr_img_open(&ai, g.dir_path, g.pid);
+	if (ret)
+		return cm_exit_code(ret);
+	g.pid = ai.mem->pid;
+	n = grep_run(&g, ai.mem, jobs, quiet);
+	if (n >= 0 && g.count_only)
+		printf("%ld\n", n);
+	fflush(stdout);
+	addr_img_close(&ai);
+	for (v = 0; v < g.nr_chunks; v++)
+		free(g.chunks[v].hits);
+	free(g.chunks);
+	if (n < 0)
+		return cm_exit_code((int)n);
+	return n ? CM_EXIT_OK : CM_EXIT_FAIL;
 }
