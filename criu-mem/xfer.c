@@ -96,6 +96,37 @@ int xfer_mem_read(struct xfer *x, uint64_t vaddr, void *dst, size_t len)
 	return 0;
 }
 
+void xfer_cursor_advance(struct xfer_cursor *c, uint64_t pages, size_t ps)
+{
+	c->dst += pages * ps;
+	while (pages && c->i < c->nr) {
+		uint64_t left = c->runs[c->i].nr_pages - c->off;
+
+		if (pages < left) {
+			c->off += pages;
+			return;
+		}
+		pages -= left;
+		c->i++;
+		c->off = 0;
+	}
+}
+
+int xfer_add_runs(struct xfer *x, struct pstore_buf *b, const struct xfer_run *runs, size_t nr)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < nr; i++) {
+		x->st.pages += runs[i].nr_pages;
+		ret = pstore_buf_add_run(b, runs[i].vaddr, runs[i].nr_pages);
+		if (ret)
+			return cm_err(ret, "page store buffer at %#lx: %s",
+				      (unsigned long)runs[i].vaddr, img_strerror());
+	}
+	return 0;
+}
+
 static int copy_mem(struct xfer *x, struct pstore_buf *b, const struct xfer_run *r)
 {
 	size_t ps = x->t.page_size;

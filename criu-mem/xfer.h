@@ -86,6 +86,19 @@ int xfer_copy(struct xfer *x, struct pstore_buf *b, const struct xfer_run *runs,
 /* Undoes everything open() did. Safe on a never-opened or closed xfer. */
 int xfer_close(struct xfer *x);
 
+/* A position inside a run list, and where its next page goes in the buffer. */
+struct xfer_cursor {
+	const struct xfer_run *runs;
+	size_t nr, i;
+	uint64_t off;		/* pages into runs[i] */
+	char *dst;
+};
+
+/* Moves the cursor forward by @pages pages of @ps bytes. */
+void xfer_cursor_advance(struct xfer_cursor *c, uint64_t pages, size_t ps);
+/* Records every run with pstore_buf_add_run() once its pages are in b. */
+int xfer_add_runs(struct xfer *x, struct pstore_buf *b, const struct xfer_run *runs, size_t nr);
+
 /*
  * Reads len bytes at vaddr through /proc/PID/mem into dst. Returns 0, or
  * -EFAULT (logged with pid and address) when the range cannot be read,

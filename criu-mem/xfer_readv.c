@@ -18,31 +18,8 @@
 
 #define READV_MAX_IOV 1024
 
-struct readv_cursor {
-	const struct xfer_run *runs;
-	size_t nr, i;
-	uint64_t off;		/* pages into runs[i] */
-	char *dst;
-};
-
-static void cursor_advance(struct readv_cursor *c, uint64_t pages, size_t ps)
-{
-	c->dst += pages * ps;
-	while (pages && c->i < c->nr) {
-		uint64_t left = c->runs[c->i].nr_pages - c->off;
-
-		if (pages < left) {
-			c->off += pages;
-			return;
-		}
-		pages -= left;
-		c->i++;
-		c->off = 0;
-	}
-}
-
 /* One process_vm_readv call from the cursor; returns pages read or -errno. */
-static long readv_once(struct xfer *x, struct readv_cursor *c, struct iovec *rem)
+static long readv_once(struct xfer *x, struct xfer_cursor *c, struct iovec *rem)
 {
 	size_t ps = x->t.page_size, cnt = 0, k;
 	struct iovec local;
@@ -76,7 +53,7 @@ static int readv_copy(struct xfer *x, struct pstore_buf *b, const struct xfer_ru
 {
 	size_t ps = x->t.page_size, i;
 	struct iovec rem[READV_MAX_IOV];
-	struct readv_cursor c = {
+	struct xfer_cursor c = {
 		.runs = runs, .nr = nr, .dst = (char *)b->data + b->nr_pages * ps,
 	};
 	int ret;
@@ -90,23 +67,16 @@ static int readv_copy(struct xfer *x, struct pstore_buf *b, const struct xfer_ru
 		got = readv_once(x, &c, rem);
 		if (got < 0)
 			return (int)got;
-		cursor_advance(&c, got, ps);
+		xfer_cursor_advance(&c, got, ps);
 		if ((uint64_t)got == want || c.i >= c.nr)
 			continue;
 		/* Stopped at an unreadable page: take it through /proc/PID/mem. */
 		ret = xfer_mem_read(x, runs[c.i].vaddr + c.off * ps, c.dst, ps);
 		if (ret)
 			return ret;
-		cursor_advance(&c, 1, ps);
+		xfer_cursor_advance(&c, 1, ps);
 	}
-	for (i = 0; i < nr; i++) {
-		x->st.pages += runs[i].nr_pages;
-		ret = pstore_buf_add_run(b, runs[i].vaddr, runs[i].nr_pages);
-		if (ret)
-			return cm_err(ret, "page store buffer full at %#lx",
-				      (unsigned long)runs[i].vaddr);
-	}
-	return 0;
+	return xfer_add_runs(x, b, runs, nr);
 }
 
 static int readv_open(struct xfer *x)

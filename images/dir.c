@@ -236,12 +236,13 @@ static int dir_list_files(struct img_dir *d, InventoryEntry *inv)
 			files = nf;
 		}
 		fe = calloc(1, sizeof(*fe));
+		if (fe)
+			file_entry__init(fe);	/* before name: init clears it */
 		if (!fe || !(fe->name = strdup(de->d_name))) {
 			free(fe);
 			ret = img_err(-ENOMEM, "no memory for the file list");
 			goto out;
 		}
-		file_entry__init(fe);
 		files[n++] = fe;
 		fe->kind = kind < 0 ? 0 : kind;
 		fd = openat(d->fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
