@@ -82,4 +82,16 @@ void vma_list_release(struct vma_list *l);
 /* Fills e (vma_entry__init() done here) from v; strings point into v. */
 void vma_to_entry(const struct vma *v, VmaEntry *e);
 
+/*
+ * MmEntry of pid (mmfields.c): /proc/PID/stat code/data/brk/stack/arg/env
+ * bounds, auxv pairs, exe path and its build id (from l's VMA of the exe
+ * when l != NULL), personality, THP disable. brk is read with an injected
+ * brk(0) when in != NULL (an initialised injection on a thread of pid),
+ * else it is the end of [heap] (page-rounded). nr_vmas = l->nr. Strings and
+ * arrays are malloc'd; free with mm_entry_release().
+ */
+struct inject;
+int mm_entry_read(pid_t pid, const struct vma_list *l, struct inject *in, MmEntry *m);
+void mm_entry_release(MmEntry *m);
+
 #endif
