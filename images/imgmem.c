@@ -365,6 +365,7 @@ static int load_meta(const struct img_dir *d, struct img_mem *m, struct mem_chk 
 		ret = img_err(-EBADMSG, "'%s': no head record", name);
 	if (ret < 0)
 		return ret;
+	ret = 0;
 	h = (PagemapHead *)msg;
 	m->page_size = h->page_size;
 	if (h->page_size < 4096 || h->page_size > (1u << 30) || (h->page_size & (h->page_size - 1)))
