@@ -92,12 +92,24 @@ $(BUILD)/tools/bench-%: tools/bench-%.c $(LIBCM) $(LIBIMG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCM) $(LIBIMG) $(LDLIBS)
 
+# Test helper that drives freeze/inject/vma/pagescan on a live pid.
+$(BUILD)/test/cm-probe: test/tools/cm-probe.c $(LIBCM) $(LIBIMG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCM) $(LIBIMG) $(LDLIBS)
+
+# Test helpers: test/tools/NAME.c -> build/test/NAME, linked with the libraries.
+TESTTOOL_BIN	:= $(patsubst test/tools/%.c,$(BUILD)/test/%,$(wildcard test/tools/*.c))
+$(BUILD)/test/%: test/tools/%.c $(LIBCM) $(LIBIMG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCM) $(LIBIMG) $(LDLIBS)
+test: $(TESTTOOL_BIN)
+
 # Fuzz targets built with gcc and a main() that replays corpus files.
 $(BUILD)/test/fuzz-replay-%: test/fuzz/%.c test/fuzz_replay.c $(LIBCM) $(LIBIMG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< test/fuzz_replay.c $(LIBCM) $(LIBIMG) $(LDLIBS)
 
-test: all $(UNIT_BIN) $(REPLAY_BIN)
+test: all $(UNIT_BIN) $(REPLAY_BIN) $(BUILD)/test/cm-probe
 	./test/run.sh $(BUILD)
 
 # The same suite under AddressSanitizer and UBSan, in its own build dir.

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tgt_sleeper: a single-threaded target for freeze/inject tests.
+ *   read FIFO   - blocks in read() on FIFO, prints "got <data>" and exits 0
+ *   nanosleep   - loops in nanosleep(50 ms), printing "tick N"
+ *   spin        - spins in user space, printing "count N" every ~50 ms
+ * It prints "ready" once set up; SIGPIPE keeps its default action.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "nanosleep";
+	volatile unsigned long count = 0;
+	unsigned long i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(mode, "read")) {
+		char buf[256];
+		ssize_t n;
+		int fd = open(argv[2], O_RDWR);
+
+		if (fd < 0)
+			return 2;
+		printf("ready\n");
+		n = read(fd, buf, sizeof(buf) - 1);
+		if (n <= 0) {
+			printf("read failed %zd\n", n);
+			return 1;
+		}
+		buf[n] = 0;
+		printf("got %s\n", buf);
+		return 0;
+	}
+	if (!strcmp(mode, "nanosleep")) {
+		printf("ready\n");
+		for (i = 0;; i++) {
+			struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+			if (nanosleep(&ts, NULL))
+				printf("nanosleep failed\n");
+			printf("tick %lu\n", i);
+		}
+	}
+	printf("ready\n");
+	for (double next = now() + 0.05;;) {
+		count++;
+		if ((count & 0xfffff) == 0 && now() > next) {
+			printf("count %lu\n", count);
+			next = now() + 0.05;
+		}
+	}
+}
