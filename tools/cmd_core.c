@@ -1,12 +1,332 @@
 // SPDX-License-Identifier: MIT
-/* cmd_core.c: placeholder until the subcommand lands. */
+/*
+ * cmd_core.c: `criu-mem core DIR -o FILE`: an ELF core file of a dumped
+ * process for gdb. The header and notes come from elfcore.c; this file
+ * writes the segment data sparsely (zero and absent pages are holes).
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "core: "
+#include "addr.h"
 #include "cli.h"
+#include "elfcore.h"
 #include "log.h"
+#include "progress.h"
+#include "util.h"
+
+#define CORE_CHUNK	(4u << 20)
+
+struct core_ctx {
+	struct img_mem *m;
+	int fd;
+	const char *out_path;
+	int created;		/* out_path is ours to remove on failure */
+	uint8_t *buf;
+	struct progress pb;
+	uint64_t done;
+};
+
+static void core_usage(FILE *f)
+{
+	fprintf(f, "usage: criu-mem core [--all] [-p PID] [-q] DIR -o FILE\n\n"
+		   "Writes an ELF core file of the dumped process that gdb opens:\n"
+		   "  gdb PROGRAM FILE\n"
+		   "Zero pages and pages not in the image are holes of a sparse file;\n"
+		   "file-backed memory not in the image is read by gdb from the mapped files.\n\n"
+		   "  -o, --output FILE  the core file to write (mode 0600)\n"
+		   "  -a, --all          include VMAs marked VM_DONTDUMP (madvise DONTDUMP)\n"
+		   "  -p, --pid PID      process of the image (default: the root process)\n"
+		   "  -q, --no-progress  no progress bar\n");
+}
+
+/* Writes the nonzero pages of buf (n bytes of memory at addr) at their file offsets. */
+static int core_put_pages(struct core_ctx *c, const struct elfcore_seg *s, uint64_t addr,
+			  const uint8_t *buf, size_t n, const uint8_t *absent)
+{
+	size_t ps = c->m->page_size, i, run = 0, np = n / ps;
+	int ret;
+
+	for (i = 0; i <= np; i++) {
+		int keep = i < np && !((absent[i / 8] >> (i % 8)) & 1) &&
+			   !mem_is_zero(buf + i * ps, ps);
+
+		if (keep) {
+			run++;
+			continue;
+		}
+		if (run) {
+			uint64_t a = addr + (i - run) * ps;
+
+			ret = pwrite_full(c->fd, buf + (i - run) * ps, run * ps,
+					  s->offset + (a - s->vaddr));
+			if (ret)
+				return cm_err(ret, "cannot write '%s'", c->out_path);
+		}
+		run = 0;
+	}
+	return 0;
+}
+
+/* Copies the stored pages of [s, e) (inside segment seg) into the core. */
+static int core_copy_range(struct core_ctx *c, const struct elfcore_seg *seg, uint64_t s,
+			   uint64_t e)
+{
+	uint8_t absent[CORE_CHUNK / 4096 / 8 + 1];
+	uint64_t cur;
+	long nabs;
+	int ret;
+
+	for (cur = s; cur < e; cur += CORE_CHUNK) {
+		size_t n = MIN((uint64_t)CORE_CHUNK, e - cur);
+
+		nabs = img_mem_read(c->m, cur, c->buf, n, absent);
+		if (nabs < 0)
+			return cm_err((int)nabs, "cannot read %#lx-%#lx of pid %u (%s)",
+				      (unsigned long)cur, (unsigned long)(cur + n), c->m->pid,
+				      img_strerror());
+		ret = core_put_pages(c, seg, cur, c->buf, n, absent);
+		if (ret)
+			return ret;
+		c->done += n;
+		progress_update(&c->pb, c->done);
+	}
+	return 0;
+}
+
+static size_t core_first_run(const struct img_mem *m, uint64_t addr)
+{
+	size_t lo = 0, hi = m->nr_runs, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (m->runs[mid].vaddr + m->runs[mid].nr_pages * m->page_size <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Calls fn for each non-zero run overlapping a stored segment; counts bytes when !fn. */
+static int core_walk(struct core_ctx *c, const struct elfcore_plan *p, uint64_t *bytes)
+{
+	const struct img_mem *m = c->m;
+	size_t i, r;
+	int ret;
+
+	for (i = 0; i < p->nr; i++) {
+		const struct elfcore_seg *s = &p->segs[i];
+		uint64_t end = s->vaddr + s->memsz;
+
+		if (!s->filesz)
+			continue;
+		for (r = core_first_run(m, s->vaddr); r < m->nr_runs && m->runs[r].vaddr < end;
+		     r++) {
+			const struct img_run *run = &m->runs[r];
+			uint64_t rs = MAX(run->vaddr, s->vaddr);
+			uint64_t re = MIN(run->vaddr + run->nr_pages * m->page_size, end);
+
+			if (run->flags & PE_ZERO)
+				continue;
+			if (bytes) {
+				*bytes += re - rs;
+				continue;
+			}
+			ret = core_copy_range(c, s, rs, re);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* ps -o args: the command line from the dumped memory, NULs as spaces. */
+static void core_psargs(struct img_mem *m, char *out, size_t len)
+{
+	uint64_t s = m->mm->arg_start, e = m->mm->arg_end;
+	size_t n, i;
+
+	out[0] = 0;
+	if (!m->mm->has_arg_start || !m->mm->has_arg_end || e <= s)
+		return;
+	n = MIN(e - s, (uint64_t)len - 1);
+	memset(out, 0, len);
+	if (img_mem_read(m, s, out, n, NULL) != 0) {
+		out[0] = 0;
+		return;
+	}
+	for (i = 0; i + 1 < n; i++)
+		if (!out[i])
+			out[i] = ' ';
+	out[n] = 0;
+}
+
+static void core_fill_in(const struct addr_img *ai, struct elfcore_in *in, char *psargs,
+			 size_t pslen, int all)
+{
+	struct img_mem *m = ai->mem;
+	size_t i;
+
+	memset(in, 0, sizeof(*in));
+	in->pid = m->pid;
+	in->mm = m->mm;
+	in->vmas = m->vmas;
+	in->nr_vmas = m->nr_vmas;
+	in->threads = m->threads;
+	in->nr_threads = m->nr_threads;
+	in->runs = m->runs;
+	in->nr_runs = m->nr_runs;
+	in->page_size = m->page_size;
+	in->all = all;
+	for (i = 0; i < ai->inv->n_procs; i++) {
+		const ProcessEntry *pe = ai->inv->procs[i];
+
+		if (pe->pid != m->pid)
+			continue;
+		in->ppid = pe->ppid;
+		in->pgid = pe->pgid;
+		in->sid = pe->sid;
+		in->comm = pe->comm;
+	}
+	if (!in->comm && m->nr_threads && m->threads[0]->comm)
+		in->comm = m->threads[0]->comm;
+	core_psargs(m, psargs, pslen);
+	if (psargs[0])
+		in->psargs = psargs;
+}
+
+static int core_write(struct core_ctx *c, const struct addr_img *ai, int all, int quiet)
+{
+	struct elfcore_buf notes = { 0 }, head = { 0 };
+	struct elfcore_plan plan = { 0 };
+	struct elfcore_in in;
+	char psargs[80];
+	uint64_t total = 0;
+	int ret;
+
+	core_fill_in(ai, &in, psargs, sizeof(psargs), all);
+	ret = elfcore_notes(&in, &notes);
+	if (!ret)
+		ret = elfcore_plan_build(&in, notes.len, &plan);
+	if (!ret)
+		ret = elfcore_head(&plan, &notes, &head);
+	if (ret)
+		goto out;
+	c->fd = open(c->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (c->fd < 0) {
+		ret = cm_err(-errno, "cannot create '%s'", c->out_path);
+		goto out;
+	}
+	c->created = 1;
+	ret = pwrite_full(c->fd, head.p, head.len, 0);
+	if (ret) {
+		cm_err(ret, "cannot write '%s'", c->out_path);
+		goto out;
+	}
+	core_walk(c, &plan, &total);
+	progress_init(&c->pb, "core", total, quiet);
+	ret = core_walk(c, &plan, NULL);
+	progress_done(&c->pb);
+	if (!ret && ftruncate(c->fd, plan.file_size))
+		ret = cm_err(-errno, "cannot size '%s' to %lu bytes", c->out_path,
+			     (unsigned long)plan.file_size);
+	if (!ret && close(c->fd)) {
+		c->fd = -1;
+		ret = cm_err(-errno, "cannot write '%s'", c->out_path);
+	}
+	c->fd = -1;
+	if (!ret)
+		pr_info("wrote '%s': %zu segments, %lu bytes of memory, %lu stored",
+			c->out_path, plan.nr, (unsigned long)plan.data_bytes,
+			(unsigned long)c->done);
+out:
+	close_safe(&c->fd);
+	elfcore_plan_release(&plan);
+	elfcore_buf_release(&notes);
+	elfcore_buf_release(&head);
+	return ret;
+}
 
 int cmd_core(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	pr_err("'core' is not implemented yet");
-	return CM_EXIT_FAIL;
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "no-progress", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct core_ctx c = { .fd = -1 };
+	struct addr_img ai;
+	int o, all = 0, quiet = 0, ret;
+	unsigned int pid = 0;
+	uint64_t v;
+
+	while ((o = getopt_long(argc, argv, "+o:ap:qh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'o':
+			c.out_path = optarg;
+			break;
+		case 'a':
+			all = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'p':
+			if (addr_parse_u64(optarg, &v) || !v || v > UINT32_MAX) {
+				pr_err("bad pid '%s'", optarg);
+				return CM_EXIT_USAGE;
+			}
+			pid = v;
+			break;
+		case 'h':
+			core_usage(stdout);
+			return CM_EXIT_OK;
+		default:
+			core_usage(stderr);
+			return CM_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1 || !c.out_path) {
+		core_usage(stderr);
+		return CM_EXIT_USAGE;
+	}
+	ret = addr_img_open(&ai, argv[optind], pid);
+	if (ret)
+		return cm_exit_code(ret);
+	c.m = ai.mem;
+	if (ai.inv->arch && strcmp(ai.inv->arch, "x86_64")) {
+		ret = cm_err(-EPROTONOSUPPORT, "image of a '%s' machine: core files are written "
+			     "for x86_64 only", ai.inv->arch);
+		goto out;
+	}
+	if (c.m->page_size < 4096) {
+		ret = cm_err(-EBADMSG, "page size %zu of pid %u is not supported", c.m->page_size,
+			     c.m->pid);
+		goto out;
+	}
+	if (!c.m->mm || !c.m->nr_threads) {
+		ret = cm_err(-EBADMSG, "image '%s' has no %s for pid %u", argv[optind],
+			     c.m->mm ? "thread registers" : "mm record", c.m->pid);
+		goto out;
+	}
+	c.buf = malloc(CORE_CHUNK);
+	if (!c.buf) {
+		ret = cm_err(-ENOMEM, "cannot allocate the copy buffer");
+		goto out;
+	}
+	ret = core_write(&c, &ai, all, quiet);
+	if (ret && c.created)
+		unlink(c.out_path);
+out:
+	free(c.buf);
+	addr_img_close(&ai);
+	return cm_exit_code(ret);
 }
