@@ -33,6 +33,7 @@
 #include "img.h"
 
 struct inject;
+struct freeze;
 struct json_out;
 
 /* Command line of "criu-mem restore" (CRIU-style names). */
@@ -104,6 +105,7 @@ struct restore_ctx {
 	int mem_fd;			/* /proc/PID/mem, O_RDWR, -1 before attach */
 	int pidfd;			/* -1 when unavailable */
 	struct inject *inj;		/* session on a stopped thread, owned by the caller */
+	const struct freeze *fz;	/* for freeze_interrupted(), or NULL */
 	uint64_t scratch_addr;		/* restore's own scratch mapping in the target, 0 if none */
 	size_t scratch_len;
 
