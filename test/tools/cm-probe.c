@@ -31,7 +31,7 @@ struct probe {
 	int frozen;
 };
 
-static int probe_freeze(struct probe *p)
+static int probe_freeze_opt(struct probe *p, int thaw)
 {
 	struct freeze_opts o = { .cgroup = p->cgroup };
 	uint64_t t0 = now_ns();
@@ -41,7 +41,12 @@ static int probe_freeze(struct probe *p)
 		return ret;
 	p->frozen = 1;
 	printf("frozen %zu threads in %.1f us\n", p->f.nr_tids, (now_ns() - t0) / 1e3);
-	return freeze_thaw_cgroup(&p->f);
+	return thaw ? freeze_thaw_cgroup(&p->f) : 0;
+}
+
+static int probe_freeze(struct probe *p)
+{
+	return probe_freeze_opt(p, 1);
 }
 
 static void probe_release(struct probe *p)
@@ -215,7 +220,7 @@ static int cmd_bench(struct probe *p, long nr, int count)
 static int cmd_hold(struct probe *p, double secs)
 {
 	uint64_t end;
-	int ret = probe_freeze(p);
+	int ret = probe_freeze_opt(p, 0);	/* the cgroup stays frozen */
 
 	if (ret)
 		return ret;

@@ -1,0 +1,60 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# --freeze-cgroup: v2 (cgroup.freeze) and v1 (freezer.state). Injection works
+# (cgroup thawed, threads still ptrace-stopped); a SIGKILLed holder's guard
+# thaws the cgroup and the target runs untraced.
+. "$(dirname "$0")/../lib.sh"
+PROBE="$CM_BUILD/test/cm-probe"
+
+CGS=()
+cg_cleanup() {
+	local c
+	cleanup
+	for c in "${CGS[@]}"; do
+		[ -e "$c/cgroup.freeze" ] && echo 0 >"$c/cgroup.freeze"
+		[ -e "$c/freezer.state" ] && echo THAWED >"$c/freezer.state"
+		for p in $(cat "$c/cgroup.procs" 2>/dev/null); do kill -KILL "$p"; done
+		sleep 0.1
+		rmdir "$c" 2>/dev/null
+	done
+}
+trap cg_cleanup EXIT
+
+frozen_v2() { grep -q '^frozen 1' "$1/cgroup.events"; }
+frozen_v1() { grep -q FROZEN "$1/freezer.state"; }
+
+test_cg() {
+	local v=$1 cg=$2
+	mkdir "$cg" 2>/dev/null || return 1
+	CGS+=("$cg")
+	start_target tgt_threads 8
+	echo "$TPID" >"$cg/cgroup.procs" || die "cannot move $TPID into $cg"
+	out=$("$PROBE" -c "$cg" inject-all "$TPID") || die "$v: inject-all failed: $out"
+	[ "$(echo "$out" | grep -c identical)" = 9 ] || die "$v: registers changed: $(echo "$out" | cut -c1-300)"
+	echo "$v: $(head -1 <<<"$out")"
+	frozen_$v "$cg" && die "$v: cgroup left frozen"
+	assert_running "$TPID"
+
+	"$PROBE" -c "$cg" freeze-hold "$TPID" 20 >"$T/hold.out" 2>&1 &
+	H=$!
+	for _ in $(seq 200); do grep -q '^frozen' "$T/hold.out" && break; sleep 0.02; done
+	grep -q '^frozen' "$T/hold.out" || die "$v: holder did not freeze: $(cat "$T/hold.out")"
+	if [ "$v" = v2 ]; then
+		frozen_v2 "$cg" || die "v2: cgroup not frozen while held"
+	fi
+	kill -KILL "$H"; wait "$H" 2>/dev/null
+	for _ in $(seq 100); do frozen_$v "$cg" || break; sleep 0.02; done
+	frozen_$v "$cg" && die "$v: guard did not thaw the cgroup"
+	sleep 0.1
+	assert_running "$TPID"
+	kill -KILL "$TPID"
+	return 0
+}
+
+ran=0
+v2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
+if [ -n "$v2" ] && test_cg v2 "$v2/cm-test-$$"; then ran=1; fi
+v1=$(awk '$3 == "cgroup" && $4 ~ /freezer/ {print $2; exit}' /proc/mounts)
+if [ -n "$v1" ] && test_cg v1 "$v1/cm-test-$$"; then ran=1; fi
+[ $ran = 1 ] || skip "no usable cgroup v2 or v1 freezer"
+echo ok

@@ -1,0 +1,37 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Freeze errors: a missing pid, a zombie and an already-traced target each
+# give exit code 4 and a message naming the pid; nothing is left traced.
+. "$(dirname "$0")/../lib.sh"
+PROBE="$CM_BUILD/test/cm-probe"
+
+# a pid that does not exist
+p=$(( $(cat /proc/sys/kernel/pid_max) - 3 ))
+while [ -e /proc/$p ]; do p=$((p - 1)); done
+"$PROBE" seize "$p" >"$T/o" 2>&1; rc=$?
+[ $rc = 4 ] || die "missing pid: exit $rc: $(cat "$T/o")"
+grep -q "pid $p does not exist" "$T/o" || die "missing pid: message: $(cat "$T/o")"
+
+# a zombie: the child of a parent that never reaps
+bash -c 'sleep 0.05 & exec sleep 30' &
+PARENT=$!
+CHILDREN+=("$PARENT")
+sleep 0.5
+Z=$(cat /proc/$PARENT/task/*/children | awk '{print $1}')
+[ -n "$Z" ] && [ "$(proc_state "$Z")" = Z ] || die "could not make a zombie"
+"$PROBE" seize "$Z" >"$T/o" 2>&1; rc=$?
+[ $rc = 4 ] || die "zombie: exit $rc: $(cat "$T/o")"
+grep -q "pid $Z is a zombie" "$T/o" || die "zombie: message: $(cat "$T/o")"
+
+# already traced by another holder
+start_target tgt_threads 4
+"$PROBE" freeze-hold "$TPID" 10 >"$T/hold.out" 2>&1 &
+H=$!
+CHILDREN+=("$H")
+for _ in $(seq 200); do grep -q '^frozen' "$T/hold.out" && break; sleep 0.02; done
+"$PROBE" inject "$TPID" >"$T/o" 2>&1; rc=$?
+[ $rc = 4 ] || die "traced: exit $rc: $(cat "$T/o")"
+grep -q "pid $TPID is already traced by $H" "$T/o" || die "traced: message: $(cat "$T/o")"
+kill -INT "$H"; wait "$H"
+assert_running "$TPID"
+echo ok

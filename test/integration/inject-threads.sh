@@ -1,0 +1,29 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Injection into each of the 9 threads of a target (4 blocked in read(),
+# 4 spinning, main in nanosleep) leaves every thread's registers, the maps
+# and the fd table intact, and the readers still receive their data.
+. "$(dirname "$0")/../lib.sh"
+PROBE="$CM_BUILD/test/cm-probe"
+
+fds() { local f; for f in /proc/$1/fd/*; do echo "${f##*/} $(readlink "$f")"; done; }
+
+mkfifo "$T/fifo"
+start_target tgt_threads 8 "$T/fifo"
+before=$(cat /proc/$TPID/maps; fds "$TPID")
+out=$("$PROBE" inject-all "$TPID") || die "inject session failed: $out"
+echo "$out"
+[ "$(echo "$out" | grep -c identical)" = 9 ] || die "not 9 identical threads: $(echo "$out" | cut -c1-300)"
+after=$(cat /proc/$TPID/maps; fds "$TPID")
+[ "$before" = "$after" ] || die "maps or fds changed"
+assert_running "$TPID"
+for t in /proc/$TPID/task/*; do
+	[ "$(awk '/^TracerPid:/{print $2}' "$t/status")" = 0 ] || die "thread ${t##*/} still traced"
+done
+s1=$(grep '^sum' "$T/tgt_threads.out" | tail -1)
+printf 'wxyz' >"$T/fifo"
+sleep 0.4
+[ "$(grep -c '^reader' "$T/tgt_threads.out")" = 4 ] || die "readers: $(grep reader "$T/tgt_threads.out")"
+s2=$(grep '^sum' "$T/tgt_threads.out" | tail -1)
+[ "$s1" != "$s2" ] || die "counters stopped"
+echo ok
