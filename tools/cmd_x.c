@@ -45,14 +45,10 @@ static void x_usage(FILE *f)
 
 static void x_gap_flush(struct x_ctx *c)
 {
-	char line[HEXDUMP_LINE_MAX];
-	size_t n;
-
 	if (!c->gap_len)
 		return;
-	n = hexdump_line(line, c->gap_start, NULL, 0, NULL);
-	line[n - 1] = 0;	/* drop the trailing space */
-	fprintf(c->out, "%s <%#lx bytes %s>\n", line, (unsigned long)c->gap_len,
+	fprintf(c->out, "%0*lx: <%#lx bytes %s>\n", c->gap_start >> 48 ? 16 : 12,
+		(unsigned long)c->gap_start, (unsigned long)c->gap_len,
 		c->gap_mapped ? "absent from the image" : "not mapped");
 	c->gap_len = 0;
 }
