@@ -115,6 +115,9 @@ int img_dir_create_file(struct img_dir *d, const char *name);
 /* Opens @name for reading with O_NOFOLLOW. Returns an fd or -errno. */
 int img_dir_open_file(const struct img_dir *d, const char *name);
 
+/* Added: size and XXH3-64 of a whole open file (pread from 0); fsyncs it when do_fsync. */
+int img_file_hash(int fd, const char *name, int do_fsync, uint64_t *size, uint64_t *hash);
+
 /* Reads and validates inventory.img. Caller frees with inventory_entry__free_unpacked(). */
 int img_inventory_read(const struct img_dir *d, InventoryEntry **out);
 

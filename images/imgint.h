@@ -140,8 +140,6 @@ int img_reader_open_src(const struct img_src *src, int expect_kind, struct img_r
 /* Kind from a file name ("mm-12.img" -> IMG_MM, pid 12); -1 when unknown. */
 int img_kind_from_name(const char *name, unsigned int *pid);
 
-/* Size and XXH3-64 of a whole open file (pread from 0); fsyncs when do_fsync. */
-int img_file_hash(int fd, const char *name, int do_fsync, uint64_t *size, uint64_t *hash);
 
 /* Private part of struct img_mem (imgmem.c, memframes.c). */
 #define IMG_MEM_CACHE_SLOTS 4

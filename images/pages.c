@@ -163,7 +163,7 @@ int pstore_iter_next(struct pstore_iter *it, struct img_frame *f, int check)
 			       it->name, (unsigned long long)it->nr, (unsigned long long)it->off);
 	ret = img_frame_hdr_decode(buf, got, &h, it->name, it->off);
 	if (ret)
-		return ret;
+		return img_err(ret, "frame %llu: %s", (unsigned long long)it->nr, img_strerror());
 	if (h.flags & FRAME_END) {
 		if (h.id != it->nr)
 			return img_err(-EBADMSG, "'%s': end marker counts %llu frames, found %llu",
