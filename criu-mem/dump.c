@@ -59,6 +59,7 @@ struct dump_ctx {
 	struct pstore_buf *buf;		/* being filled */
 	struct xfer_run *pending;	/* runs planned for buf */
 	size_t nr_pending, pending_pages, cap_pending;
+	MmEntry mm;			/* head of mm-PID.img */
 	const struct vma *cur;		/* VMA being scanned */
 	size_t cur_idx;
 	sigset_t saved_mask;
@@ -323,18 +324,14 @@ static int write_mm(struct dump_ctx *c)
 {
 	char name[64];
 	struct img_writer *w = NULL;
-	MmEntry mm;
 	size_t i;
 	int ret;
 
 	img_kind_filename(IMG_MM, c->o->pid, name, sizeof(name));
-	ret = dump_task_mm(c->o->pid, &mm);
-	if (ret)
-		return ret;
-	mm.nr_vmas = c->vmas.nr;
+	c->mm.nr_vmas = c->vmas.nr;
 	ret = img_writer_open(c->dir, IMG_MM, name, &w);
 	if (!ret)
-		ret = img_writer_put(w, &mm.base);
+		ret = img_writer_put(w, &c->mm.base);
 	for (i = 0; !ret && i < c->vmas.nr; i++) {
 		const struct vma *v = &c->vmas.v[i];
 		GuardRange *gp[64], **g = gp;
@@ -359,7 +356,6 @@ static int write_mm(struct dump_ctx *c)
 		w = NULL;
 	}
 	img_writer_free(w);
-	dump_task_mm_release(&mm);
 	if (ret)
 		return cm_err(ret, "cannot write '%s': %s", name, img_strerror());
 	return 0;
@@ -540,12 +536,13 @@ static int dump_steps(struct dump_ctx *c, uint64_t ctime_ns)
 	if (!ret)
 		ret = check_interrupted(c);
 	if (!ret)
-		ret = dump_task_capture(c->dir, &c->fz, c->o->skip_unsupported_fds);
-	if (!ret)
 		ret = vma_list_read(&c->vmas, c->o->pid);
 	if (ret)
 		return ret;
 	fix_special_kinds(&c->vmas);
+	ret = dump_task_capture(c->dir, &c->fz, &c->vmas, c->o->skip_unsupported_fds, &c->mm);
+	if (ret)
+		return ret;
 	c->res->nr_vmas = c->vmas.nr;
 	c->res->nr_threads = c->fz.nr_tids;
 	c->guards = calloc(c->vmas.nr + 1, sizeof(*c->guards));
@@ -572,6 +569,7 @@ static void ctx_release(struct dump_ctx *c)
 		free(c->guards[i].g);
 	free(c->guards);
 	free(c->pending);
+	mm_entry_release(&c->mm);
 	vma_list_release(&c->vmas);
 	img_dir_free(c->dir);
 }
@@ -586,6 +584,7 @@ int dump_run(const struct dump_opts *o, struct dump_result *res)
 	memset(res, 0, sizeof(*res));
 	clock_gettime(CLOCK_REALTIME, &rt);
 	freeze_init(&c.fz);
+	mm_entry__init(&c.mm);
 	vma_list_init(&c.vmas);
 	progress_init(&c.prog, "dump", 0, !o->progress);
 	signals_block(&c);

@@ -1,93 +1,167 @@
 // SPDX-License-Identifier: MIT
 /*
- * dump_task.c: the mm_entry head record from /proc/PID/stat and exe, and
- * the core/files images through the capture modules.
+ * dump_task.c: the non-memory state of a dump. One injection session per
+ * thread captures registers (regs.c), the task state and the MmEntry
+ * (mmfields.c); the fd table comes from files.c. Writes core-PID.img and
+ * files-PID.img; the MmEntry is handed back for mm-PID.img.
  */
 #define LOG_PREFIX "dump: "
 
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "dump_task.h"
+#include "files.h"
 #include "freeze.h"
+#include "inject.h"
 #include "log.h"
+#include "regs.h"
 #include "util.h"
+#include "vma.h"
 
-/* /proc/PID/stat fields 26..28 and 45..51 (1-based) hold the mm layout. */
-static int parse_stat(pid_t pid, MmEntry *mm)
+#define TASK_SCRATCH 4096
+
+static int put_close(struct img_writer *w, const ProtobufCMessage *msg, const char *name)
 {
-	char path[64], *s = NULL, *p;
-	unsigned long long f[53] = { 0 };
-	size_t len;
-	int i, ret;
+	int ret = img_writer_put(w, msg);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	ret = read_file_str(path, &s, &len, 4096);
 	if (ret)
-		return cm_err(ret == -ENOENT ? -ESRCH : ret, "cannot read '%s'", path);
-	p = strrchr(s, ')');
-	if (!p) {
-		free(s);
-		return cm_err(-EINVAL, "cannot parse '%s'", path);
-	}
-	p += 2;
-	for (i = 3; i <= 52 && *p; i++) {
-		if (*p == ' ')
-			p++;
-		f[i] = strtoull(p, &p, 10);
-		if (i == 3)	/* state is a letter */
-			p = strchr(p, ' ') ? strchr(p, ' ') : p;
-	}
-	free(s);
-#define SET(field, n) do { mm->has_##field = 1; mm->field = f[n]; } while (0)
-	SET(start_code, 26);
-	SET(end_code, 27);
-	SET(start_stack, 28);
-	SET(start_data, 45);
-	SET(end_data, 46);
-	SET(start_brk, 47);
-	SET(arg_start, 48);
-	SET(arg_end, 49);
-	SET(env_start, 50);
-	SET(env_end, 51);
-#undef SET
+		return cm_err(ret, "cannot write '%s': %s", name, img_strerror());
 	return 0;
 }
 
-int dump_task_mm(pid_t pid, MmEntry *mm)
+/* Thread cores: one injection per thread for sigaltstack and clear_tid. */
+static int write_threads(struct img_writer *w, const struct freeze *fz, struct inject *lead,
+			 const struct inject_scratch *s, const char *name)
 {
-	char path[64], exe[PATH_MAX];
-	ssize_t n;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; !ret && i < fz->nr_tids; i++) {
+		struct inject own, *in = lead;
+		ThreadCore tc;
+		int r;
+
+		thread_core__init(&tc);
+		if (fz->tids[i] != lead->tid) {
+			memset(&own, 0, sizeof(own));
+			in = inject_init(&own, fz->tids[i]) ? NULL : &own;
+		}
+		ret = regs_thread_capture(fz->tids[i], in, s, &tc);
+		if (in && in != lead) {
+			r = inject_release(in);
+			if (!ret)
+				ret = r;
+		}
+		if (!ret)
+			ret = put_close(w, &tc.base, name);
+		regs_thread_release(&tc);
+	}
+	return ret;
+}
+
+static int write_core(struct img_dir *d, const struct freeze *fz, struct inject *in,
+		      const struct inject_scratch *s)
+{
+	struct img_writer *w = NULL;
+	char name[64];
+	TaskCore task;
 	int ret;
 
-	mm_entry__init(mm);
-	mm->pid = pid;
-	ret = parse_stat(pid, mm);
+	img_kind_filename(IMG_CORE, fz->pid, name, sizeof(name));
+	task_core__init(&task);
+	ret = regs_task_capture(fz->pid, in, s, &task);
+	if (ret)
+		goto out;
+	ret = img_writer_open(d, IMG_CORE, name, &w);
+	if (ret) {
+		ret = cm_err(ret, "cannot create '%s': %s", name, img_strerror());
+		goto out;
+	}
+	ret = put_close(w, &task.base, name);
+	if (!ret)
+		ret = write_threads(w, fz, in, s, name);
+	if (!ret) {
+		ret = img_writer_close(w);
+		w = NULL;
+		if (ret)
+			ret = cm_err(ret, "cannot write '%s': %s", name, img_strerror());
+	}
+out:
+	img_writer_free(w);
+	regs_task_release(&task);
+	return ret;
+}
+
+static int write_files(struct img_dir *d, pid_t pid, int skip_unsupported)
+{
+	struct fd_table t = { 0 };
+	struct img_writer *w = NULL;
+	char name[64];
+	size_t i;
+	int ret;
+
+	img_kind_filename(IMG_FILES, pid, name, sizeof(name));
+	ret = files_read(pid, &t);
 	if (ret)
 		return ret;
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	n = readlink(path, exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = 0;
-		mm->exe_path = strdup(exe);
+	for (i = 0; i < t.nr && !skip_unsupported; i++) {
+		if (t.e[i].kind == FD_KIND__FD_UNSUPPORTED) {
+			ret = cm_err(-ENOTSUP, "pid %d: fd %u ('%s') is not supported "
+				     "(use --skip-unsupported-fds)", (int)pid, t.e[i].fd,
+				     t.e[i].path ? t.e[i].path : "?");
+			goto out;
+		}
 	}
-	return 0;
+	ret = img_writer_open(d, IMG_FILES, name, &w);
+	if (ret) {
+		ret = cm_err(ret, "cannot create '%s': %s", name, img_strerror());
+		goto out;
+	}
+	for (i = 0; !ret && i < t.nr; i++)
+		ret = put_close(w, &t.e[i].base, name);
+	if (!ret) {
+		ret = img_writer_close(w);
+		w = NULL;
+		if (ret)
+			ret = cm_err(ret, "cannot write '%s': %s", name, img_strerror());
+	}
+out:
+	img_writer_free(w);
+	files_release(&t);
+	return ret;
 }
 
-void dump_task_mm_release(MmEntry *mm)
+int dump_task_capture(struct img_dir *d, const struct freeze *fz, const struct vma_list *l,
+		      int skip_unsupported_fds, MmEntry *mm)
 {
-	free(mm->exe_path);
-	mm->exe_path = NULL;
-}
+	struct inject_scratch s = { 0 };
+	struct inject in;
+	int ret, mapped = 0;
 
-int dump_task_capture(struct img_dir *d, const struct freeze *fz, int skip_unsupported_fds)
-{
-	(void)d;
-	(void)skip_unsupported_fds;
-	pr_debug("pid %d: core and files capture not wired yet", (int)fz->pid);
-	return 0;
+	mm_entry__init(mm);
+	ret = write_files(d, fz->pid, skip_unsupported_fds);
+	if (ret)
+		return ret;
+	memset(&in, 0, sizeof(in));
+	ret = inject_init(&in, fz->tids[0]);
+	if (ret)
+		return ret;
+	ret = inject_scratch_map(&in, TASK_SCRATCH, &s);
+	mapped = !ret;
+	if (!ret)
+		ret = mm_entry_read(fz->pid, l, &in, mm);
+	if (!ret)
+		ret = write_core(d, fz, &in, &s);
+	if (mapped) {
+		int r = inject_scratch_unmap(&in, &s);
+
+		if (r && !ret)
+			ret = cm_err(r, "pid %d: cannot unmap the scratch area at %#lx",
+				     (int)fz->pid, (unsigned long)s.addr);
+	}
+	inject_release(&in);
+	return ret;
 }

@@ -13,10 +13,15 @@
 
 struct freeze;
 
-/* Fills mm (mm_entry__init() done here) from /proc/PID; release with dump_task_mm_release(). */
-int dump_task_mm(pid_t pid, MmEntry *mm);
-void dump_task_mm_release(MmEntry *mm);
-/* Writes core-PID.img and files-PID.img into d. */
-int dump_task_capture(struct img_dir *d, const struct freeze *fz, int skip_unsupported_fds);
+struct vma_list;
+
+/*
+ * Writes files-PID.img (refusing FD_UNSUPPORTED fds unless
+ * skip_unsupported_fds) and core-PID.img into d, and fills mm (free with
+ * mm_entry_release(), also after an error) for mm-PID.img. l must have
+ * been read before: the scratch mapping used here is gone on return.
+ */
+int dump_task_capture(struct img_dir *d, const struct freeze *fz, const struct vma_list *l,
+		      int skip_unsupported_fds, MmEntry *mm);
 
 #endif
