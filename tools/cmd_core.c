@@ -268,7 +268,7 @@ int cmd_core(int argc, char **argv)
 	unsigned int pid = 0;
 	uint64_t v;
 
-	while ((o = getopt_long(argc, argv, "+o:ap:qh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "o:ap:qh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'o':
 			c.out_path = optarg;

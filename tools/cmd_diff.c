@@ -410,7 +410,7 @@ int cmd_diff(int argc, char **argv)
 	int o, json = 0, ret;
 	uint64_t v;
 
-	while ((o = getopt_long(argc, argv, "+jp:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "jp:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'j':
 			json = 1;

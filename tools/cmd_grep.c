@@ -421,7 +421,7 @@ int cmd_grep(int argc, char **argv)
 	struct addr_img ai;
 	uint64_t v;
 
-	while ((o = getopt_long(argc, argv, "+xcm:j:p:qh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "xcm:j:p:qh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'x':
 			hex = 1;

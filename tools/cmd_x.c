@@ -166,7 +166,7 @@ int cmd_x(int argc, char **argv)
 	unsigned int pid = 0;
 	int o, ret;
 
-	while ((o = getopt_long(argc, argv, "+rp:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "rp:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'r':
 			c.raw = 1;
