@@ -6,6 +6,8 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/auxv.h>
+#include <sys/utsname.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@ struct core_ctx {
 	const char *out_path;
 	int created;		/* out_path is ours to remove on failure */
 	uint8_t *buf;
+	const uint8_t *vdso;	/* our own [vdso] when it is the dumped one */
 	struct progress pb;
 	uint64_t done;
 };
@@ -145,6 +148,57 @@ static int core_walk(struct core_ctx *c, const struct elfcore_plan *p, uint64_t 
 	return 0;
 }
 
+/*
+ * The [vdso] is not in images, but gdb wants it to unwind through signal
+ * frames. Ours is byte-identical when the kernel and the size are the same.
+ */
+static const uint8_t *core_own_vdso(const InventoryEntry *inv, const struct img_mem *m)
+{
+	unsigned long base = getauxval(AT_SYSINFO_EHDR);
+	const VmaEntry *v = NULL;
+	char line[256], name[64];
+	unsigned long s, e;
+	struct utsname u;
+	size_t i, size = 0;
+	FILE *f;
+
+	for (i = 0; i < m->nr_vmas; i++)
+		if (m->vmas[i]->kind == VMA_KIND__VMA_VDSO)
+			v = m->vmas[i];
+	if (!v || !base || uname(&u) || strcmp(u.release, inv->kernel_release))
+		return NULL;
+	f = fopen("/proc/self/maps", "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %63s", &s, &e, name) == 3 &&
+		    !strcmp(name, "[vdso]") && s == base)
+			size = e - s;
+	if (f)
+		fclose(f);
+	if (size != v->end - v->start)
+		return NULL;
+	return (const uint8_t *)base;
+}
+
+/* Writes our [vdso] into the segments of a [vdso] VMA that has no pages in the image. */
+static int core_put_vdso(struct core_ctx *c, const struct elfcore_plan *p)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; c->vdso && i < p->nr; i++) {
+		const struct elfcore_seg *s = &p->segs[i];
+		const VmaEntry *v = c->m->vmas[s->vma];
+
+		if (v->kind != VMA_KIND__VMA_VDSO || !s->filesz ||
+		    img_mem_find_run(c->m, s->vaddr))
+			continue;
+		ret = pwrite_full(c->fd, c->vdso, s->filesz, s->offset);
+		if (ret)
+			return cm_err(ret, "cannot write '%s'", c->out_path);
+	}
+	return 0;
+}
+
 /* ps -o args: the command line from the dumped memory, NULs as spaces. */
 static void core_psargs(struct img_mem *m, char *out, size_t len)
 {
@@ -210,6 +264,8 @@ static int core_write(struct core_ctx *c, const struct addr_img *ai, int all, in
 	int ret;
 
 	core_fill_in(ai, &in, psargs, sizeof(psargs), all);
+	c->vdso = core_own_vdso(ai->inv, c->m);
+	in.vdso_fill = c->vdso != NULL;
 	ret = elfcore_notes(&in, &notes);
 	if (!ret)
 		ret = elfcore_plan_build(&in, notes.len, &plan);
@@ -232,6 +288,8 @@ static int core_write(struct core_ctx *c, const struct addr_img *ai, int all, in
 	progress_init(&c->pb, "core", total, quiet);
 	ret = core_walk(c, &plan, NULL);
 	progress_done(&c->pb);
+	if (!ret)
+		ret = core_put_vdso(c, &plan);
 	if (!ret && ftruncate(c->fd, plan.file_size))
 		ret = cm_err(-errno, "cannot size '%s' to %lu bytes", c->out_path,
 			     (unsigned long)plan.file_size);

@@ -327,6 +327,9 @@ static int plan_vma(struct elfcore_plan *p, const struct elfcore_in *in, size_t 
 	}
 	if (vma_is_file(v))
 		return plan_file_vma(p, in, vi, flags);
+	if (v->kind == VMA_KIND__VMA_VDSO)
+		return plan_add(p, vi, v->start, v->end, vma_has_runs(in, v) || in->vdso_fill,
+				flags);
 	/* Anonymous memory: absent pages were never touched and read as zeros. */
 	data = vma_has_runs(in, v) || v->prot != PROT_NONE;
 	return plan_add(p, vi, v->start, v->end, data, flags);

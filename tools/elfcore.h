@@ -40,6 +40,7 @@ struct elfcore_in {
 	size_t nr_runs;
 	size_t page_size;
 	int all;			/* include VM_DONTDUMP VMAs */
+	int vdso_fill;			/* the writer supplies [vdso] bytes the image lacks */
 };
 
 struct elfcore_buf {

@@ -9,7 +9,8 @@
  *
  * usage: tgt_debug [EXPECT_FILE]
  * Prints "marker ADDR" per marker, "region ADDR LEN", "zero ADDR LEN",
- * "untouched ADDR LEN", then "ready counter=N". EXPECT_FILE receives the
+ * "untouched ADDR LEN", "dontdump ADDR" (a MADV_DONTDUMP page holding
+ * "dontdump-secret"), then "ready counter=N". EXPECT_FILE receives the
  * region bytes. After SIGUSR1: "change ADDR LEN" per changed range, then
  * "newvma ADDR LEN", then "changed counter=N".
  */
@@ -164,7 +165,7 @@ static unsigned char *make_region(long ps, const char *expect)
 int main(int argc, char **argv)
 {
 	long ps = sysconf(_SC_PAGESIZE);
-	unsigned char *region, *heap;
+	unsigned char *region, *heap, *dd;
 	pthread_t th;
 
 	signal(SIGUSR1, on_usr1);
@@ -175,6 +176,11 @@ int main(int argc, char **argv)
 		abort();
 	memset(heap, 0x11, 65536);
 	place_marker(heap + 1000);
+	dd = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (dd == MAP_FAILED || madvise(dd, ps, MADV_DONTDUMP))
+		abort();
+	strcpy((char *)dd, "dontdump-secret");
+	printf("dontdump %p\n", (void *)dd);
 	place_marker((unsigned char *)bss_area + 100);
 	if (pthread_create(&th, NULL, helper_thread, NULL))
 		abort();
