@@ -61,3 +61,20 @@ start_target tgt_sleeper nanosleep
 echo "1 thread: $("$PROBE" seize "$TPID" | head -1)"
 assert_running "$TPID"
 echo ok
+
+# threads that appear and vanish during the freeze: all seized ones stop,
+# no new thread appears while held, and the target runs on afterwards
+start_target tgt_churn
+for i in 1 2 3; do "$PROBE" seize "$TPID" >/dev/null || die "churn: seize $i failed"; done
+"$PROBE" freeze-hold "$TPID" 1 >"$T/hold.out" 2>&1 &
+H=$!
+wait_frozen "$T/hold.out"
+n1=$(ls /proc/$TPID/task | wc -l)
+[ "$(states "$TPID")" = t ] || die "churn: not all threads stopped: $(states "$TPID")"
+sleep 0.2
+[ "$(ls /proc/$TPID/task | wc -l)" = "$n1" ] || die "churn: threads changed while frozen"
+wait "$H" || die "churn: holder failed: $(cat "$T/hold.out")"
+assert_running "$TPID"
+l1=$(tail -1 "$T/tgt_churn.out"); sleep 0.3
+[ "$l1" != "$(tail -1 "$T/tgt_churn.out")" ] || die "churn: target stuck"
+echo ok churn

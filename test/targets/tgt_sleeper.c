@@ -4,9 +4,11 @@
  *   read FIFO   - blocks in read() on FIFO, prints "got <data>" and exits 0
  *   nanosleep   - loops in nanosleep(50 ms), printing "tick N"
  *   spin        - spins in user space, printing "count N" every ~50 ms
- * It prints "ready" once set up; SIGPIPE keeps its default action.
+ * It prints "ready" once set up; SIGPIPE keeps its default action; SIGUSR1
+ * (SA_RESTART) prints "usr1".
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +23,22 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+	if (write(1, "usr1\n", 5) != 5)
+		_exit(3);
+}
+
 int main(int argc, char **argv)
 {
+	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
 	const char *mode = argc > 1 ? argv[1] : "nanosleep";
 	volatile unsigned long count = 0;
 	unsigned long i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	sigaction(SIGUSR1, &sa, NULL);
 	if (!strcmp(mode, "read")) {
 		char buf[256];
 		ssize_t n;

@@ -217,6 +217,31 @@ static int cmd_bench(struct probe *p, long nr, int count)
 	return ok ? ret : -EIO;
 }
 
+/* A signal sent to the thread while we inject must reach it after release. */
+static int cmd_signal(struct probe *p, int sig)
+{
+	unsigned long a[6] = { 0 };
+	struct inject in;
+	int i, ok, ret = probe_freeze(p);
+
+	if (ret)
+		return ret;
+	ret = inject_init(&in, p->pid);
+	if (ret)
+		return ret;
+	syscall(SYS_tkill, p->pid, sig);
+	for (i = 0; i < 3; i++) {
+		long r = inject_syscall(&in, SYS_getpid, a, &ok);
+
+		if (!ok || r != p->pid)
+			ret = -EPROTO;
+	}
+	printf("held signals %#" PRIx64 "\n", in.requeue);
+	if (inject_release(&in) && !ret)
+		ret = -EIO;
+	return ret;
+}
+
 static int cmd_hold(struct probe *p, double secs)
 {
 	uint64_t end;
@@ -356,7 +381,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: cm-probe [-v] [-c CGROUP] CMD PID [ARGS]\n"
 		"  seize | regs | inject | inject-all | inject-getpid [N] | inject-mmap [N]\n"
-		"  freeze-hold SECONDS | scan START END [ioctl|pagemap] | vmas | files | task\n");
+		"  inject-signal SIG | freeze-hold SECONDS | scan START END [ioctl|pagemap] | vmas | files | task\n");
 	exit(2);
 }
 
@@ -392,6 +417,8 @@ int main(int argc, char **argv)
 		ret = cmd_bench(&p, SYS_getpid, argc ? atoi(argv[0]) : 1000);
 	else if (!strcmp(cmd, "inject-mmap"))
 		ret = cmd_bench(&p, SYS_mmap, argc ? atoi(argv[0]) : 100);
+	else if (!strcmp(cmd, "inject-signal") && argc >= 1)
+		ret = cmd_signal(&p, atoi(argv[0]));
 	else if (!strcmp(cmd, "freeze-hold") && argc >= 1)
 		ret = cmd_hold(&p, atof(argv[0]));
 	else if (!strcmp(cmd, "scan") && argc >= 2)
