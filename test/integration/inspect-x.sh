@@ -1,0 +1,83 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# criu-mem x returns exactly the bytes tgt_debug wrote: across page and
+# frame boundaries, in written-zero runs, by symbol and by [heap]+OFF; pages
+# never touched are reported absent, never read as zeros.
+. "$(dirname "$0")/../lib.sh"
+
+start_target tgt_debug "$T/expect.bin"
+out=$T/tgt_debug.out
+"$CRIU_MEM" dump -t "$TPID" -D "$T/img" --leave-running || die "dump failed"
+assert_running "$TPID"
+
+ps=$(getconf PAGESIZE)
+read -r R LEN < <(awk '/^region/{print $2, $3}' "$out")
+read -r Z ZLEN < <(awk '/^zero/{print $2, $3}' "$out")
+read -r U ULEN < <(awk '/^untouched/{print $2, $3}' "$out")
+R=$((R)); Z=$((Z)); U=$((U))
+
+# rawcmp ADDR LEN: criu-mem x --raw equals expect.bin at ADDR.
+rawcmp() {
+	local a=$1 n=$2
+	"$CRIU_MEM" x --raw "$T/img" "$a" "$n" >"$T/got" || die "x --raw $a $n failed"
+	tail -c +$((a - R + 1)) "$T/expect.bin" | head -c "$n" >"$T/want"
+	cmp "$T/got" "$T/want" || die "x --raw at $(printf %#x "$a") +$n differs from what the target wrote"
+}
+
+rawcmp "$R" $((U - R))					# start of region up to the hole
+rawcmp $((U + ULEN)) $((R + LEN - U - ULEN))		# after the hole to the end
+rawcmp $((R + ps - 100)) 200				# unaligned across a page boundary
+
+# Frame boundaries inside the region: contiguous PRESENT runs whose frame changes.
+bounds=""
+pe=-1 pf=""
+while read -r v n f fr; do
+	v=$((v))
+	if [ "$f" = 1 ]; then
+		[ "$pe" = "$v" ] && [ "$pf" != "$fr" ] && bounds="$bounds $v"
+		pe=$((v + n * ps)) pf=$fr
+	else
+		pe=-1
+	fi
+done < <("$CRIU_MEM" decode "$T/img"/pagemap-"$TPID".img | awk '
+	/^record/ { if (v != "") print v, n, f, fr; v = ""; fr = "-" }
+	/vaddr:/ { v = $2 } /nr_pages:/ { n = $2 } /flags:/ { f = $2 } /frame:/ { fr = $2 }
+	END { if (v != "") print v, n, f, fr }')
+nb=0
+for b in $bounds; do
+	[ "$b" -gt $((R + 4096)) ] && [ "$b" -lt $((R + LEN - 4096)) ] || continue
+	[ "$b" -lt "$U" ] || [ "$b" -ge $((U + ULEN)) ] || continue
+	rawcmp $((b - 1000)) 3000
+	nb=$((nb + 1))
+done
+[ "$nb" -ge 1 ] || die "no frame boundary inside the region (bounds: $bounds)"
+
+# Written zeros read as zeros.
+"$CRIU_MEM" x --raw "$T/img" "$Z" "$ZLEN" | cmp - <(head -c "$ZLEN" /dev/zero) || die "zero run"
+
+# Never-touched pages: absent, not zeros.
+if "$CRIU_MEM" x --raw "$T/img" "$U" 16 >"$T/got" 2>"$T/err"; then
+	die "x --raw of an absent page succeeded"
+fi
+[ ! -s "$T/got" ] || die "x --raw wrote bytes for an absent page"
+grep -q "absent from the image" "$T/err" || die "no absent message: $(cat "$T/err")"
+"$CRIU_MEM" x "$T/img" $((U - 16)) $((ULEN + 32)) >"$T/hex" || die "x hexdump failed"
+[ "$(wc -l <"$T/hex")" = 3 ] || die "hexdump over the hole: $(cat "$T/hex")"
+grep -q "^$(printf %012x "$U"): <$(printf %#x "$ULEN") bytes absent from the image>" "$T/hex" ||
+	die "hexdump does not report the hole: $(cat "$T/hex")"
+
+# Markers, by address, symbol and VMA name.
+for m in $(awk '/^marker/{print $2}' "$out"); do
+	[ "$("$CRIU_MEM" x --raw "$T/img" "$m" 18)" = CMEM-MARKER-7f3a9c ] || die "marker at $m"
+done
+[ "$("$CRIU_MEM" x --raw "$T/img" bss_area+100 18)" = CMEM-MARKER-7f3a9c ] || die "bss_area+100"
+v=$("$CRIU_MEM" x --raw "$T/img" global_counter 8 | od -An -tu8 | tr -d ' ')
+[ "$v" = 42 ] || die "global_counter reads '$v', expected 42"
+heap=$((0x$(awk '/\[heap\]/{split($1, a, "-"); print a[1]}' "/proc/$TPID/maps")))
+hm=$(awk '/^marker/{print $2}' "$out" | sed -n 3p)
+[ "$("$CRIU_MEM" x --raw "$T/img" "[heap]+$(printf %#x $((hm - heap)))" 18)" = CMEM-MARKER-7f3a9c ] ||
+	die "[heap]+off"
+"$CRIU_MEM" x "$T/img" no_such_symbol_here 2>/dev/null && die "unknown symbol accepted"
+
+assert_running "$TPID"
+echo "x: ok ($nb frame boundaries checked)"
