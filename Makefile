@@ -114,11 +114,12 @@ test: all $(UNIT_BIN) $(REPLAY_BIN) $(BUILD)/test/cm-probe
 
 # The same suite under AddressSanitizer and UBSan, in its own build dir.
 check: deps
-	$(MAKE) BUILD=build/san SAN=address,undefined CFLAGS="-O1 -g" test
+	# CFLAGS through the environment: on the command line it would drop the += flags.
+	CFLAGS="-O1 -g" $(MAKE) BUILD=build/san SAN=address,undefined test
 
 # libFuzzer targets (clang), each linked with the image library built by clang.
 fuzz: deps
-	$(MAKE) BUILD=build/fuzz CC=clang SAN=fuzzer-no-link,address CFLAGS="-O1 -g" \
+	CFLAGS="-O1 -g" $(MAKE) BUILD=build/fuzz CC=clang SAN=fuzzer-no-link,address \
 		build/fuzz/libcmimg.a build/fuzz/libcm.a
 	@mkdir -p build/fuzz/bin
 	for f in $(FUZZ_SRC); do \

@@ -22,6 +22,8 @@ enum log_level log_get_level(void)
 }
 
 static void log_vprintf(enum log_level lvl, const char *fmt, va_list ap, const char *tail)
+	__attribute__((format(printf, 2, 0)));
+static void log_vprintf(enum log_level lvl, const char *fmt, va_list ap, const char *tail)
 {
 	char buf[2048];
 	int n;
