@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# criu-mem grep finds the marker tgt_debug placed at known addresses (one
+# straddling a page boundary) and nothing else; matches cross frame
+# boundaries but never pages missing from the image.
+. "$(dirname "$0")/../lib.sh"
+
+MARK=CMEM-MARKER-7f3a9c
+start_target tgt_debug "$T/expect.bin"
+out=$T/tgt_debug.out
+"$CRIU_MEM" dump -t "$TPID" -D "$T/img" --leave-running || die "dump failed"
+assert_running "$TPID"
+
+ps=$(getconf PAGESIZE)
+read -r R LEN < <(awk '/^region/{print $2, $3}' "$out")
+read -r U ULEN < <(awk '/^untouched/{print $2, $3}' "$out")
+R=$((R)); U=$((U))
+want=$(for m in $(awk '/^marker/{print $2}' "$out"); do printf '%x\n' $((m)); done | sort)
+straddle=$(printf '%x' $((R + ps - 5)))
+echo "$want" | grep -qx "$straddle" || die "target did not report the straddling marker"
+
+addrs() { awk '{print $1}' | while read -r a; do printf '%x\n' $((a)); done | sort; }
+
+"$CRIU_MEM" grep -q "$T/img" "$MARK" >"$T/hits" || die "grep found nothing"
+got=$(addrs <"$T/hits")
+[ "$got" = "$want" ] || die "grep found
+$got
+expected
+$want"
+grep -q "\[heap\]+0x" "$T/hits" || die "no VMA name in: $(cat "$T/hits")"
+
+[ "$("$CRIU_MEM" grep -q -j 1 "$T/img" "$MARK" | addrs)" = "$want" ] || die "-j 1 differs"
+hex=$(printf %s "$MARK" | od -An -tx1 | tr -d ' \n')
+[ "$("$CRIU_MEM" grep -q --hex "$T/img" "$hex" | addrs)" = "$want" ] || die "--hex differs"
+[ "$("$CRIU_MEM" grep -q --count "$T/img" "$MARK")" = 4 ] || die "--count"
+[ "$("$CRIU_MEM" grep -q --max 2 "$T/img" "$MARK" | addrs)" = "$(echo "$want" | head -2)" ] ||
+	die "--max 2"
+[ "$("$CRIU_MEM" grep -q --max 2 --count "$T/img" "$MARK")" = 2 ] || die "--max 2 --count"
+
+# 64 random bytes straddling each frame boundary inside the region (contiguous
+# PRESENT runs whose frame changes), and a page boundary: found exactly there.
+bounds=""
+pe=-1 pf=""
+while read -r v n f fr; do
+	v=$((v))
+	if [ "$f" = 1 ]; then
+		[ "$pe" = "$v" ] && [ "$pf" != "$fr" ] && bounds="$bounds $v"
+		pe=$((v + n * ps)) pf=$fr
+	else
+		pe=-1
+	fi
+done < <("$CRIU_MEM" decode "$T/img"/pagemap-"$TPID".img | awk '
+	/^record/ { if (v != "") print v, n, f, fr; v = ""; fr = "-" }
+	/vaddr:/ { v = $2 } /nr_pages:/ { n = $2 } /flags:/ { f = $2 } /frame:/ { fr = $2 }
+	END { if (v != "") print v, n, f, fr }')
+nb=0
+for bd in $bounds $((R + 20 * ps)); do
+	a=$((bd - 32))
+	[ $a -gt "$R" ] && [ $a -lt $((R + LEN - 64)) ] || continue
+	[ $a -ge $((U - 64)) ] && [ $a -lt $((U + ULEN)) ] && continue
+	pat=$(tail -c +$((a - R + 1)) "$T/expect.bin" | head -c 64 | od -An -tx1 | tr -d ' \n')
+	got=$("$CRIU_MEM" grep -q --hex "$T/img" "$pat" | addrs)
+	[ "$got" = "$(printf '%x' $a)" ] || die "pattern at $(printf %#x $a) found at '$got'"
+	nb=$((nb + 1))
+done
+[ "$nb" -ge 2 ] || die "no frame boundary inside the region (bounds: $bounds)"
+
+# Never across pages missing from the image: bytes before the hole + zeros.
+pat=$(tail -c +$((U - R - 7)) "$T/expect.bin" | head -c 16 | od -An -tx1 | tr -d ' \n')
+case $pat in *0000000000000000) ;; *) die "expect.bin hole is not zero: $pat" ;; esac
+if "$CRIU_MEM" grep -q --hex "$T/img" "$pat" >"$T/hits"; then
+	die "matched across an absent page: $(cat "$T/hits")"
+fi
+[ ! -s "$T/hits" ] || die "output for no match"
+
+"$CRIU_MEM" grep -q "$T/img" "CMEM-NOT-PRESENT" && die "grep found a string that is not there"
+"$CRIU_MEM" grep --hex "$T/img" "zz" 2>/dev/null; [ $? = 2 ] || die "bad hex accepted"
+assert_running "$TPID"
+echo "grep: ok ($((nb - 1)) frame boundaries checked)"
