@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Runs the whole suite: unit tests, fuzz-corpus replay, then the integration
 # tests under test/integration (each a script: exit 0 pass, 77 skip, else
-# fail). Ends with one line "N passed, N failed, N skipped".
+# fail; NAME-lib.sh files are helpers the tests source). Ends with one line "N passed, N failed, N skipped".
 # usage: test/run.sh BUILD_DIR [FILTER]
 set -u
 BUILD=${1:-build}
@@ -42,6 +42,7 @@ done
 for t in test/integration/*.sh; do
 	[ -e "$t" ] || continue
 	name=$(basename "$t" .sh)
+	case $name in *-lib) continue ;; esac	# sourced helpers, not tests
 	[ -n "$FILTER" ] && [[ $name != *"$FILTER"* ]] && continue
 	log="$CM_BUILD/test-logs/$name.log"
 	mkdir -p "$CM_BUILD/test-logs"
