@@ -15,7 +15,17 @@
  *    forked by freeze_seize() thaws the cgroup.
  *
  * Errors (logged here, naming the pid): -ESRCH no such process or it exited
- * (zombie included), -EPERM no ptrace permission, -EBUSY already traced.
+ * (zombie included), -EPERM no ptrace permission, -EBUSY already traced,
+ * -ETIMEDOUT a thread (or the cgroup) did not stop within 10 s.
+ *
+ * Threads are seized with PTRACE_O_TRACESYSGOOD (syscall stops report
+ * SIGTRAP|0x80) and never PTRACE_O_EXITKILL. A signal-delivery-stop seen
+ * while freezing is passed on (the pending interrupt traps right after).
+ * cgroup v2: the stops arrive while frozen and the cgroup stays frozen
+ * until freeze_thaw_cgroup(). v1: tasks are seized while FROZEN, then the
+ * cgroup is thawed inside freeze_seize() because ptrace stops only arrive
+ * after THAWED. A cgroup that was already frozen is left alone.
+ * Call inject_release() on every injected thread before freeze_release().
  */
 #ifndef CM_FREEZE_H
 #define CM_FREEZE_H

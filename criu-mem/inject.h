@@ -12,6 +12,24 @@
  * thread is pinned to the dumper's CPU while injecting.
  *
  * The target must be stopped by freeze_seize() and its cgroup thawed.
+ *
+ * Signals: a signal dequeued by the thread while injecting (it shows as a
+ * signal-delivery-stop) is suppressed there and re-queued with tkill() at
+ * inject_release(), so its handler runs after detach on the restored
+ * registers (siginfo becomes SI_TKILL from the dumper). An injected syscall
+ * that returns -EPIPE also queues SIGPIPE to the thread: inject_syscall()
+ * then runs one extra injected getpid() whose return to user mode dequeues
+ * it into a signal-delivery-stop, where it is dropped (unless the target
+ * blocks SIGPIPE, in which case it stays pending). -ERESTART* results are
+ * reported as -EINTR.
+ *
+ * inject_release() restores the registers and then parks the thread in an
+ * interrupt stop inside get_signal(), so the saved syscall-restart state
+ * (orig_rax, rax=-ERESTART*) is applied by the kernel on resume exactly as
+ * if nothing had been injected.
+ *
+ * Known limit: if the dumper is SIGKILLed in the middle of an injected
+ * syscall, the thread resumes with the injected registers.
  */
 #ifndef CM_INJECT_H
 #define CM_INJECT_H
@@ -36,7 +54,8 @@ struct inject {
 	uint64_t nr_calls;		/* injected syscalls (stats) */
 };
 
-/* Saves state and finds a syscall instruction. Returns 0 or -errno. */
+/* Saves state, finds a syscall instruction and pins the thread to our CPU.
+ * Nothing is injected yet. Returns 0 or -errno (logged). */
 int inject_init(struct inject *in, pid_t tid);
 /*
  * Runs syscall nr(a0..a5) in the target. Returns the syscall's return

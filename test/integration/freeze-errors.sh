@@ -34,4 +34,12 @@ for _ in $(seq 200); do grep -q '^frozen' "$T/hold.out" && break; sleep 0.02; do
 grep -q "pid $TPID is already traced by $H" "$T/o" || die "traced: message: $(cat "$T/o")"
 kill -INT "$H"; wait "$H"
 assert_running "$TPID"
+
+# no permission: an unprivileged user cannot seize root's process
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$PROBE" seize "$TPID" >"$T/o" 2>&1; rc=$?
+	[ $rc = 4 ] || die "eperm: exit $rc: $(cat "$T/o")"
+	grep -q "pid $TPID: Operation not permitted" "$T/o" || die "eperm: message: $(cat "$T/o")"
+	assert_running "$TPID"
+fi
 echo ok
