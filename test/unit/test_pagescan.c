@@ -273,3 +273,75 @@ UNIT_TEST(pscan_rejects_unaligned)
 	pscan_close(&s);
 	return 0;
 }
+
+struct alt_check {
+	uint64_t base, next;
+	size_t n, bad;
+};
+
+/* Every other page written: runs must be single pages at base + (2k+1) pages. */
+static int alt_cb(void *arg, const struct pscan_run *r)
+{
+	struct alt_check *a = arg;
+
+	if (r->vaddr != a->next || r->nr_pages != 1 || r->flags != PSCAN_PRESENT)
+		a->bad++;
+	a->next = r->vaddr + 2 * PG;
+	a->n++;
+	return 0;
+}
+
+/* 10000 runs: more than one 4096-entry vector and far more than the 512
+ * regions after which the kernel's walk_end is stale. */
+UNIT_TEST(pscan_many_runs)
+{
+	enum pscan_mode modes[2] = { PSCAN_IOCTL, PSCAN_PAGEMAP };
+	int p[2], i, ret = 1;
+	uint64_t base = 0;
+	pid_t pid;
+
+	CHECK(!pipe(p));
+	pid = fork();
+	if (!pid) {
+		char *m = mmap(NULL, 20000 * PG, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		for (i = 1; i < 20000; i += 2)
+			m[i * PG] = 1;
+		base = (uintptr_t)m;
+		if (write(p[1], &base, sizeof(base)) != sizeof(base))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	CHECK(pid > 0);
+	if (read(p[0], &base, sizeof(base)) != sizeof(base))
+		goto out;
+	for (i = 0; i < 2; i++) {
+		struct alt_check a = { .base = base, .next = base + PG };
+		struct pscan s;
+
+		if (modes[i] == PSCAN_IOCTL && !pscan_have_ioctl())
+			continue;
+		if (pscan_open(&s, pid, modes[i]))
+			goto out;
+		if (pscan_range(&s, base, base + 20000 * PG, alt_cb, &a))
+			goto out;
+		if (modes[i] == PSCAN_IOCTL && s.nr_calls < 3) {
+			fprintf(stderr, "  only %lu ioctl calls\n", (unsigned long)s.nr_calls);
+			goto out;
+		}
+		pscan_close(&s);
+		if (a.n != 10000 || a.bad) {
+			fprintf(stderr, "  mode %d: %zu runs, %zu bad\n", modes[i], a.n, a.bad);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	close(p[0]);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return ret;
+}
