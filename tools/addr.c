@@ -77,7 +77,7 @@ int addr_expr_parse(const char *s, struct addr_expr *e)
 		nlen = strlen(s);
 		e->num = 0;
 	}
-	if (nlen == 0 || nlen >= sizeof(e->name))
+	if (nlen == 0 || nlen >= sizeof(e->name) || s[0] == '+')
 		return -EINVAL;
 	memcpy(e->name, s, nlen);
 	e->name[nlen] = 0;
