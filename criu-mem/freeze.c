@@ -328,7 +328,7 @@ static int seize_listed(struct freeze *f, size_t *added)
 static int wait_stops(struct freeze *f, size_t from)
 {
 	size_t i = from, pending = f->nr_tids - from;
-	uint64_t t0 = now_ns(), delay = 2000;
+	uint64_t t0 = now_ns(), delay = 1000;
 	char *done = calloc(f->nr_tids, 1);
 	int st, ret = 0;
 
@@ -367,7 +367,9 @@ static int wait_stops(struct freeze *f, size_t from)
 				     pending);
 			goto out;
 		}
-		if (delay < 1000000)
+		/* short sleeps: a stop is usually a wakeup away; under CPU
+		 * contention the target needs our CPU to get there */
+		if (delay < 100000)
 			delay *= 2;
 		nanosleep(&(struct timespec){ 0, (long)delay }, NULL);
 	}

@@ -91,7 +91,7 @@ void vma_classify(struct vma *v)
 		v->flags |= MAP_GROWSDOWN;
 	if (v->vm_flags & ((1ull << VMF_IO) | (1ull << VMF_PF))) {
 		v->kind = VMA_KIND__VMA_UNSUPPORTED;
-	} else if (v->vm_flags & (1ull << VMF_HT)) {
+	} else if (v->vm_flags & (1ull << VMF_HT) || v->page_shift > 12) {
 		v->kind = VMA_KIND__VMA_HUGETLB;
 	} else if (!p) {
 		v->kind = shared ? VMA_KIND__VMA_ANON_SHARED : VMA_KIND__VMA_ANON_PRIVATE;
