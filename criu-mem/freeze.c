@@ -26,8 +26,9 @@
 
 #define FREEZE_TIMEOUT_NS	(10ull * 1000 * 1000 * 1000)
 
-/* State letter and TracerPid from /proc/PID/status; -ESRCH when gone. */
-static int read_status(pid_t pid, char *state, pid_t *tracer)
+/* State letter, TracerPid (and Tgid when tgid != NULL) from /proc/PID/status;
+ * -ESRCH when gone. */
+static int read_status_tgid(pid_t pid, char *state, pid_t *tracer, pid_t *tgid)
 {
 	char path[64], *buf = NULL, *p;
 	int ret;
@@ -44,15 +45,23 @@ static int read_status(pid_t pid, char *state, pid_t *tracer)
 	p = strstr(buf, "\nTracerPid:");
 	if (p)
 		*tracer = atoi(p + 11);
+	p = strstr(buf, "\nTgid:");
+	if (p && tgid)
+		*tgid = atoi(p + 6);
 	free(buf);
 	return 0;
+}
+
+static int read_status(pid_t pid, char *state, pid_t *tracer)
+{
+	return read_status_tgid(pid, state, tracer, NULL);
 }
 
 static int check_target(struct freeze *f, pid_t pid)
 {
 	char st;
-	pid_t tracer;
-	int ret = read_status(pid, &st, &tracer);
+	pid_t tracer, tgid = pid;
+	int ret = read_status_tgid(pid, &st, &tracer, &tgid);
 
 	if (ret == -ESRCH)
 		return cm_err(-ESRCH, "pid %d does not exist", pid);
@@ -62,6 +71,9 @@ static int check_target(struct freeze *f, pid_t pid)
 		return cm_err(-ESRCH, "pid %d is a zombie", pid);
 	if (tracer)
 		return cm_err(-EBUSY, "pid %d is already traced by %d", pid, tracer);
+	if (tgid != pid)
+		return cm_err(-ESRCH, "pid %d is a thread of process %d; give the process id",
+			      pid, tgid);
 	f->was_stopped = (st == 'T');
 	return 0;
 }
@@ -159,10 +171,15 @@ static int cg_wait_v1(const char *dir)
  * without a 'q' (we died), so a SIGKILLed dumper never leaves it frozen. */
 static int guard_start(struct freeze *f, const char *dir)
 {
+	const char *val = f->cg_v1 ? "THAWED" : "0";
+	char path[4096];
 	int p[2];
 	pid_t g;
 	char c = 0;
 
+	/* everything the child needs is prepared before fork: it only uses
+	 * async-signal-safe calls and keeps no fd but its pipe end */
+	snprintf(path, sizeof(path), "%s/%s", dir, f->cg_v1 ? "freezer.state" : "cgroup.freeze");
 	if (pipe2(p, O_CLOEXEC))
 		return -errno;
 	g = fork();
@@ -172,12 +189,19 @@ static int guard_start(struct freeze *f, const char *dir)
 		return -errno;
 	}
 	if (!g) {
-		close(p[1]);
+		int fd;
+
+		if (p[0] != 3 && dup2(p[0], 3) < 0)
+			_exit(1);
+		syscall(SYS_close_range, 4, ~0u, 0);
 		setsid();
-		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+		while (read(3, &c, 1) < 0 && errno == EINTR)
 			;
-		if (c != 'q')
-			cg_thaw_dir(dir, f->cg_v1);
+		if (c != 'q') {
+			fd = open(path, O_WRONLY);
+			if (fd >= 0 && write(fd, val, strlen(val)) < 0)
+				_exit(1);
+		}
 		_exit(0);
 	}
 	close(p[0]);

@@ -82,6 +82,43 @@ static int target_vdso(pid_t pid, uint64_t *start)
 	return ret;
 }
 
+/* Fallback for targets without a usable [vdso]: the first 0f 05 in the
+ * first 64 KiB of an executable file mapping (libc has many). */
+static int exec_scan(pid_t pid, uint64_t *ip)
+{
+	char path[64], line[512];
+	unsigned char buf[4096];
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (ret && fgets(line, sizeof(line), f)) {
+		unsigned long s, e, a;
+		char perms[5];
+
+		if (sscanf(line, "%lx-%lx %4s", &s, &e, perms) != 3 || strcmp(perms, "r-xp") ||
+		    !strchr(line, '/'))
+			continue;
+		for (a = s; ret && a < e && a < s + 65536; a += sizeof(buf)) {
+			struct iovec l = { buf, sizeof(buf) }, r = { (void *)a, sizeof(buf) };
+			ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0), i;
+
+			for (i = 0; i + 1 < n; i++) {
+				if (buf[i] == 0x0f && buf[i + 1] == 0x05) {
+					*ip = a + i;
+					ret = 0;
+					break;
+				}
+			}
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
 static int find_syscall_ip(struct inject *in)
 {
 	unsigned char b[2];
@@ -94,13 +131,14 @@ static int find_syscall_ip(struct inject *in)
 		return 0;
 	}
 	off = own_vdso_syscall_off();
-	if (off < 0 || target_vdso(in->tid, &vdso))
-		return cm_err(-ENOENT, "thread %d: no syscall instruction found", in->tid);
-	if (peek2(in->tid, vdso + off, b) || b[0] != 0x0f || b[1] != 0x05)
-		return cm_err(-ENOENT, "thread %d: vdso at %#lx has no syscall at +%#lx", in->tid,
-			      (unsigned long)vdso, off);
-	in->syscall_ip = vdso + off;
-	return 0;
+	if (off >= 0 && !target_vdso(in->tid, &vdso) && !peek2(in->tid, vdso + off, b) &&
+	    b[0] == 0x0f && b[1] == 0x05) {
+		in->syscall_ip = vdso + off;
+		return 0;
+	}
+	if (!exec_scan(in->tid, &in->syscall_ip))
+		return 0;
+	return cm_err(-ENOENT, "thread %d: no syscall instruction found", in->tid);
 }
 
 static int save_xstate(struct inject *in)

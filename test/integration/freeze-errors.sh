@@ -25,6 +25,11 @@ grep -q "pid $Z is a zombie" "$T/o" || die "zombie: message: $(cat "$T/o")"
 
 # already traced by another holder
 start_target tgt_threads 4
+# a thread id is not a process id
+tid=$(ls /proc/$TPID/task | grep -vx "$TPID" | head -1)
+"$PROBE" seize "$tid" >"$T/o" 2>&1; rc=$?
+[ $rc = 4 ] || die "thread id: exit $rc: $(cat "$T/o")"
+grep -q "pid $tid is a thread of process $TPID" "$T/o" || die "thread id: message: $(cat "$T/o")"
 "$PROBE" freeze-hold "$TPID" 10 >"$T/hold.out" 2>&1 &
 H=$!
 CHILDREN+=("$H")
