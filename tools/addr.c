@@ -7,13 +7,13 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LOG_PREFIX "addr: "
 #include "addr.h"
 #include "log.h"
 #include "util.h"
@@ -459,27 +459,36 @@ int addr_resolve(const struct img_mem *m, const char *expr, uint64_t *out)
 
 /* ------------------------------------------------------------------ */
 
+/* The library's message names the file; ours only when it has none. */
+static const char *addr_img_msg(char *buf, size_t len, const char *what, const char *path)
+{
+	if (*img_strerror())
+		return img_strerror();
+	snprintf(buf, len, "%s of '%s'", what, path);
+	return buf;
+}
+
 int addr_img_open(struct addr_img *ai, const char *path, unsigned int pid)
 {
+	char msg[512];
 	int ret;
 
 	memset(ai, 0, sizeof(*ai));
 	ret = img_dir_open(path, &ai->dir);
 	if (ret) {
-		cm_err(ret, "cannot open image directory '%s' (%s)", path, img_strerror());
+		cm_err(ret, "%s", addr_img_msg(msg, sizeof(msg), "cannot open image directory", path));
 		goto err;
 	}
 	ret = img_inventory_read(ai->dir, &ai->inv);
 	if (ret) {
-		cm_err(ret, "cannot read the inventory of '%s' (%s)", path, img_strerror());
+		cm_err(ret, "%s", addr_img_msg(msg, sizeof(msg), "cannot read the inventory", path));
 		goto err;
 	}
 	if (!pid)
 		pid = ai->inv->root_pid;
 	ret = img_mem_load(ai->dir, pid, &ai->mem);
 	if (ret) {
-		cm_err(ret, "cannot load the memory of pid %u from '%s' (%s)", pid, path,
-		       img_strerror());
+		cm_err(ret, "pid %u: %s", pid, addr_img_msg(msg, sizeof(msg), "cannot load the memory", path));
 		goto err;
 	}
 	return 0;
