@@ -1,0 +1,66 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# dump options against live targets: --freeze-cgroup (v2 and v1 freezer),
+# --no-compress, --threads/--compress-level, --pageout, and the core image
+# of a target with 8 busy threads (one thread_core per thread).
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/dump-lib.sh"
+export TGT_MEM_DIR=$T
+CG2=/sys/fs/cgroup/unified
+CG1=/sys/fs/cgroup/freezer
+MADE=()
+cleanup_cg() {
+	local d
+	for d in "${MADE[@]}"; do rmdir "$d" 2>/dev/null; done
+}
+trap 'cleanup; cleanup_cg' EXIT
+
+# Busy threads: 9 thread cores, image equal to the target in its regions.
+dump_mode threads readv
+rm -f "$T/tgt_mem.out"
+start_target tgt_mem threads 5
+"$CRIU_MEM" dump -t "$TPID" -D "$T/d-thr" --leave-running --no-fsync >/dev/null ||
+	die "threads dump failed"
+n=$("$CRIU_MEM" decode "$T"/d-thr/core-*.img | grep -c ': thread_core$')
+[ "$n" = 9 ] || die "expected 9 thread cores, found $n"
+assert_running "$TPID"
+check_selftest "$TPID" "$T/tgt_mem.out"
+echo "ok: 9 thread cores"
+
+# Options that change how pages are stored.
+dump_mode anon readv --no-compress
+dump_mode anon vmsplice --no-compress
+dump_mode anon readv --threads 1 --compress-level 3
+dump_mode fileshared readv --pageout
+
+# cgroup v2 freeze.
+if [ -w "$CG2" ] && mkdir "$CG2/cm-dump-$$" 2>/dev/null; then
+	MADE+=("$CG2/cm-dump-$$")
+	rm -f "$T/tgt_mem.out"
+	start_target tgt_mem anon 11
+	echo "$TPID" >"$CG2/cm-dump-$$/cgroup.procs" || die "cannot move the target"
+	"$CRIU_MEM" dump -t "$TPID" -D "$T/d-cg2" --leave-running --no-fsync \
+		--freeze-cgroup "$CG2/cm-dump-$$" >"$T/out" 2>"$T/err" ||
+		die "cgroup v2 dump failed: $(cat "$T/err")"
+	[ "$(cat "$CG2/cm-dump-$$/cgroup.freeze")" = 0 ] || die "cgroup v2 left frozen"
+	assert_running "$TPID"
+	"$CM_BUILD/test/cm-imgcheck" "$T/d-cg2" "$TPID" >/dev/null || die "cgroup v2 image differs"
+	check_selftest "$TPID" "$T/tgt_mem.out"
+	echo "ok: --freeze-cgroup v2"
+fi
+
+# cgroup v1 freezer.
+if [ -d "$CG1" ] && mkdir "$CG1/cm-dump-$$" 2>/dev/null; then
+	MADE+=("$CG1/cm-dump-$$")
+	rm -f "$T/tgt_mem.out"
+	start_target tgt_mem anon 12
+	echo "$TPID" >"$CG1/cm-dump-$$/tasks" || die "cannot move the target"
+	"$CRIU_MEM" dump -t "$TPID" -D "$T/d-cg1" --leave-running --no-fsync \
+		--freeze-cgroup "$CG1/cm-dump-$$" >"$T/out" 2>"$T/err" ||
+		die "cgroup v1 dump failed: $(cat "$T/err")"
+	[ "$(cat "$CG1/cm-dump-$$/freezer.state")" = THAWED ] || die "v1 freezer left frozen"
+	assert_running "$TPID"
+	"$CM_BUILD/test/cm-imgcheck" "$T/d-cg1" "$TPID" >/dev/null || die "cgroup v1 image differs"
+	check_selftest "$TPID" "$T/tgt_mem.out"
+	echo "ok: --freeze-cgroup v1"
+fi
