@@ -89,6 +89,10 @@ static int scan_ioctl(struct pscan *s, uint64_t fd_cats, struct pm_scan_arg *a)
 					    PAGE_IS_PFNZERO | PAGE_IS_GUARD);
 	a->return_mask = fd_cats & (PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO |
 				    PAGE_IS_FILE | PAGE_IS_HUGE | PAGE_IS_GUARD);
+	if (s->skip_flags & PSCAN_FILE)	/* only FILE and HUGE can be skipped */
+		a->return_mask &= ~(uint64_t)PAGE_IS_FILE;
+	if (s->skip_flags & PSCAN_HUGE)
+		a->return_mask &= ~(uint64_t)PAGE_IS_HUGE;
 	s->nr_calls++;
 	return ioctl(s->fd, PAGEMAP_SCAN, a);
 }
@@ -96,6 +100,7 @@ static int scan_ioctl(struct pscan *s, uint64_t fd_cats, struct pm_scan_arg *a)
 static int range_ioctl(struct pscan *s, uint64_t start, uint64_t end, struct run_acc *acc)
 {
 	const struct page_region *r = s->buf;
+	uint32_t skip = s->skip_flags & (PSCAN_FILE | PSCAN_HUGE);
 	struct pm_scan_arg a;
 	long n, i;
 	int ret;
@@ -111,7 +116,7 @@ static int range_ioctl(struct pscan *s, uint64_t start, uint64_t end, struct run
 				      (unsigned long)start, (unsigned long)end);
 		for (i = 0; i < n; i++) {
 			ret = acc_add(acc, r[i].start, (r[i].end - r[i].start) >> PAGE_SHIFT_4K,
-				      cats_to_flags(r[i].categories));
+				      cats_to_flags(r[i].categories) & ~skip);
 			if (ret)
 				return ret;
 		}
@@ -166,6 +171,7 @@ static int range_pagemap(struct pscan *s, uint64_t start, uint64_t end, struct r
 	uint64_t *e = s->buf;
 	uint64_t a0 = ALIGN_DOWN(start, 512ull << PAGE_SHIFT_4K);
 	uint64_t a1 = ALIGN_UP(end, 512ull << PAGE_SHIFT_4K);
+	uint32_t skip = s->skip_flags & (PSCAN_FILE | PSCAN_HUGE);
 	uint64_t va, n, i, pg;
 	int ret;
 
@@ -183,7 +189,7 @@ static int range_pagemap(struct pscan *s, uint64_t start, uint64_t end, struct r
 
 			for (pg = i; pg < i + 512; pg++) {
 				uint64_t a = va + (pg << PAGE_SHIFT_4K);
-				uint32_t f = pm_flags(s, e[pg]);
+				uint32_t f = pm_flags(s, e[pg]) & ~skip;
 
 				if (a < start || a >= end || !f)
 					continue;

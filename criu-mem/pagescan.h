@@ -43,6 +43,10 @@ struct pscan {
 	uint64_t zero_pfn;	/* PFN of the 4K zero page, 0 if unknown (pagemap mode) */
 	uint64_t huge_zero_pfn;	/* first PFN of the huge zero page, 0 if unknown */
 	int kpf_fd;		/* /proc/kpageflags (pagemap mode), -1 if unreadable */
+	/* Flags the caller does not need, set between pscan_range() calls (0 after
+	 * pscan_open()). PSCAN_FILE here makes the ioctl 2-3x faster on dense
+	 * ranges (1 GiB: 1.2 ms instead of 3 ms): use it for anonymous VMAs. */
+	uint32_t skip_flags;
 };
 
 /* Opens /proc/PID/pagemap. PSCAN_IOCTL fails with -EOPNOTSUPP when the kernel

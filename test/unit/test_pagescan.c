@@ -5,6 +5,7 @@
  * guard regions; PAGEMAP_SCAN and the pagemap fallback must agree.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -344,4 +345,38 @@ out:
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	return ret;
+}
+
+/* A read page of a private file mapping is FILE in both modes, unless the
+ * caller skips FILE. */
+UNIT_TEST(pscan_file_pages_and_skip)
+{
+	enum pscan_mode modes[2] = { PSCAN_IOCTL, PSCAN_PAGEMAP };
+	int fd = open("/proc/self/exe", O_RDONLY), i;
+	volatile char *m;
+	struct runs r;
+	struct pscan s;
+
+	CHECK(fd >= 0);
+	m = mmap(NULL, 2 * PG, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	CHECK(m != MAP_FAILED);
+	(void)m[0];
+	for (i = 0; i < 2; i++) {
+		if (modes[i] == PSCAN_IOCTL && !pscan_have_ioctl())
+			continue;
+		CHECK_EQ(pscan_open(&s, getpid(), modes[i]), 0);
+		r.n = 0;
+		CHECK_EQ(pscan_range(&s, (uintptr_t)m, (uintptr_t)m + PG, collect, &r), 0);
+		CHECK_EQ(r.n, 1);
+		CHECK_EQ(r.r[0].flags, PSCAN_PRESENT | PSCAN_FILE);
+		s.skip_flags = PSCAN_FILE | PSCAN_PRESENT;	/* PRESENT cannot be skipped */
+		r.n = 0;
+		CHECK_EQ(pscan_range(&s, (uintptr_t)m, (uintptr_t)m + PG, collect, &r), 0);
+		CHECK_EQ(r.n, 1);
+		CHECK_EQ(r.r[0].flags, PSCAN_PRESENT);
+		pscan_close(&s);
+	}
+	munmap((void *)m, 2 * PG);
+	return 0;
 }
