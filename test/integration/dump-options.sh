@@ -64,3 +64,13 @@ if [ -d "$CG1" ] && mkdir "$CG1/cm-dump-$$" 2>/dev/null; then
 	check_selftest "$TPID" "$T/tgt_mem.out"
 	echo "ok: --freeze-cgroup v1"
 fi
+
+# hugetlb: borrow 2 huge pages when none are reserved, give them back after.
+HP=/proc/sys/vm/nr_hugepages
+old=$(cat $HP)
+if [ "$old" -lt 2 ] && echo 2 >$HP 2>/dev/null && [ "$(cat $HP)" -ge 2 ]; then
+	trap 'cleanup; cleanup_cg; echo '"$old"' >'"$HP" EXIT
+	dump_mode hugetlb readv
+	dump_mode hugetlb vmsplice
+	echo "$old" >$HP
+fi

@@ -5,7 +5,8 @@
  *
  * usage: tgt_mem MODE SEED [SIZE_MIB]
  *   MODE: anon shared fileprivate fileshared protnone mprotect manyvmas sparse
- *         thp threads memfd big all (all = every mode but big)
+ *         thp threads memfd hugetlb big all (all = every mode but big and
+ *         hugetlb; hugetlb needs 2 free 2 MiB huge pages, else exits 77)
  *   SEED: decimal or 0x hex; every byte of every region derives from it.
  *   SIZE_MIB: size of the "big" region (default 64) and of "anon" (default 4).
  *   Env TGT_MEM_DIR: where backing files are created (default /tmp); they are
@@ -328,6 +329,20 @@ static void add_thp(struct tgt *t)
 	fill_region(t, r);
 }
 
+static void add_hugetlb(struct tgt *t)
+{
+	size_t len = 4UL << 20;
+	struct region *r = region_add(t, "hugetlb", len, FILL_PATTERN);
+
+	r->addr = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (r->addr == MAP_FAILED) {
+		fprintf(stderr, "tgt_mem: no huge pages: %s\n", strerror(errno));
+		exit(77);
+	}
+	fill_region(t, r);
+}
+
 static void *spin(void *arg)
 {
 	volatile uint64_t *ctr = arg;
@@ -382,6 +397,8 @@ static int setup(struct tgt *t, const char *mode)
 		add_memfd(t);
 	if (MODE("threads"))
 		add_threads(t);
+	if (!strcmp(mode, "hugetlb") && (any = 1))
+		add_hugetlb(t);
 	if (!strcmp(mode, "big") && (any = 1))
 		add_anon(t, "big", (t->size_given ? t->size_mib : 64) << 20, MAP_PRIVATE,
 			 FILL_DENSE);
