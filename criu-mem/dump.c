@@ -65,7 +65,14 @@ struct dump_ctx {
 	sigset_t saved_mask;
 	struct progress prog;
 	uint64_t pages_done;
+	uint64_t t0;			/* dump start, for the -v phase log */
 };
+
+/* -v: when each step ended, to see where the time goes. */
+static void phase(const struct dump_ctx *c, const char *what)
+{
+	pr_info("pid %d: %-16s +%.1f ms", (int)c->o->pid, what, (now_ns() - c->t0) / 1e6);
+}
 
 static int dump_interrupted(struct dump_ctx *c)
 {
@@ -498,6 +505,7 @@ static int finish(struct dump_ctx *c, uint64_t ctime_ns)
 	struct pstore_stats st = { 0 };
 	int ret;
 
+	phase(c, "pages copied");
 	ret = xfer_close(&c->x);
 	if (ret)
 		return ret;
@@ -507,6 +515,7 @@ static int finish(struct dump_ctx *c, uint64_t ctime_ns)
 		ret = let_go(c, 0);
 		if (ret)
 			return ret;
+		phase(c, "target released");
 	}
 	ret = pstore_writer_close(c->pw, &st);
 	c->pw = NULL;
@@ -518,9 +527,12 @@ static int finish(struct dump_ctx *c, uint64_t ctime_ns)
 	c->res->bytes_raw = (st.pages_stored + st.pages_zero) * c->ps;
 	c->res->bytes_stored = st.bytes_stored;
 	c->res->frames = st.frames;
+	phase(c, "pages written");
 	ret = write_mm(c);
 	if (!ret)
 		ret = commit(c, ctime_ns);
+	if (!ret)
+		phase(c, "committed");
 	return ret;
 }
 
@@ -532,6 +544,7 @@ static int dump_steps(struct dump_ctx *c, uint64_t ctime_ns)
 	ret = freeze_seize(&c->fz, c->o->pid, &fo);
 	if (ret)
 		return ret;
+	phase(c, "frozen");
 	ret = freeze_thaw_cgroup(&c->fz);
 	if (!ret)
 		ret = check_interrupted(c);
@@ -540,9 +553,11 @@ static int dump_steps(struct dump_ctx *c, uint64_t ctime_ns)
 	if (ret)
 		return ret;
 	fix_special_kinds(&c->vmas);
+	phase(c, "vmas read");
 	ret = dump_task_capture(c->dir, &c->fz, &c->vmas, c->o->skip_unsupported_fds, &c->mm);
 	if (ret)
 		return ret;
+	phase(c, "core and files");
 	c->res->nr_vmas = c->vmas.nr;
 	c->res->nr_threads = c->fz.nr_tids;
 	c->guards = calloc(c->vmas.nr + 1, sizeof(*c->guards));
@@ -580,6 +595,8 @@ int dump_run(const struct dump_opts *o, struct dump_result *res)
 	struct timespec rt;
 	uint64_t t0 = now_ns();
 	int ret, rel;
+
+	c.t0 = t0;
 
 	memset(res, 0, sizeof(*res));
 	clock_gettime(CLOCK_REALTIME, &rt);
