@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -55,7 +56,23 @@ struct pstore_writer {
 	size_t nr_runs, cap_runs;
 	struct pstore_stats st;
 	char pages_name[64], map_name[64], idx_name[64];
+	char errmsg[512];		/* message of err, set by the thread that failed */
 };
+
+/* Records the first pipeline error with the failing thread's message; lock held. */
+static void pw_set_err(struct pstore_writer *w, int err)
+{
+	if (w->err)
+		return;
+	w->err = err;
+	snprintf(w->errmsg, sizeof(w->errmsg), "%s", img_strerror());
+}
+
+/* Returns the pipeline error to the caller's thread with its message. */
+static int pw_err(struct pstore_writer *w, int err)
+{
+	return err ? img_err(err, "%s", w->errmsg) : 0;
+}
 
 /* Splits b into zero and present runs and compacts the present pages. */
 static void pw_split(struct pstore_writer *w, struct pw_item *it)
@@ -138,8 +155,8 @@ static void *pw_worker(void *arg)
 			pw_compress(w, it, cctx);
 
 		pthread_mutex_lock(&w->lock);
-		if (!cctx && !w->err)
-			w->err = img_err(-ENOMEM, "no memory for a zstd context");
+		if (!cctx)
+			pw_set_err(w, img_err(-ENOMEM, "no memory for a zstd context"));
 		it->done = 1;
 		pthread_cond_broadcast(&w->cond_order);
 		pthread_mutex_unlock(&w->lock);
@@ -290,8 +307,8 @@ static void *pw_writer_thread(void *arg)
 			ret = pw_write_batch(w, batch, n);
 
 		pthread_mutex_lock(&w->lock);
-		if (ret && !w->err)
-			w->err = ret;
+		if (ret)
+			pw_set_err(w, ret);
 		for (i = 0; i < n; i++) {
 			if (batch[i]->is_hole) {
 				free(batch[i]);
@@ -445,7 +462,7 @@ int pstore_writer_get(struct pstore_writer *w, struct pstore_buf **out)
 		w->free_list = it->next_free;
 	pthread_mutex_unlock(&w->lock);
 	if (ret)
-		return ret;
+		return pw_err(w, ret);
 	it->pub.nr_pages = 0;
 	it->pub.nr_runs = 0;
 	it->done = 0;
@@ -498,7 +515,7 @@ static int pw_enqueue(struct pstore_writer *w, struct pw_item *it, int work)
 		pthread_cond_broadcast(&w->cond_order);
 	}
 	pthread_mutex_unlock(&w->lock);
-	return ret;
+	return pw_err(w, ret);
 }
 
 int pstore_writer_submit(struct pstore_writer *w, struct pstore_buf *b)
@@ -633,7 +650,7 @@ int pstore_writer_close(struct pstore_writer *w, struct pstore_stats *st)
 	int ret;
 
 	pw_stop(w);
-	ret = w->err;
+	ret = pw_err(w, w->err);
 	if (!ret)
 		ret = pw_finish(w);
 	if (st)

@@ -157,6 +157,33 @@ static void verify_unlisted(struct verify *v, const struct img_dir *d, const Inv
 	closedir(dp);
 }
 
+/* The frames found in the page store must be exactly those of the index. */
+static void verify_index(struct verify *v, const struct img_mem *m)
+{
+	struct pstore_iter *it = NULL;
+	struct img_frame f;
+	char name[64], *p;
+	uint64_t n = 0;
+	int ret;
+
+	img_kind_filename(IMG_PAGES, m->pid, name, sizeof(name));
+	if (asprintf(&p, "%s/%s", v->path, name) < 0)
+		return;
+	ret = pstore_iter_open_path(p, &it);
+	while (!ret && (ret = pstore_iter_next(it, &f, 0)) > 0) {
+		if (n < m->nr_frames && f.file_offset != m->frames[n].file_offset)
+			problemf(v, "'%s': frame %" PRIu64 " at offset %" PRIu64
+				 ", the index says %" PRIu64, name, n, f.file_offset,
+				 m->frames[n].file_offset);
+		n++;
+		ret = 0;
+	}
+	if (!ret && n != m->nr_frames)
+		problemf(v, "'%s': %" PRIu64 " frames, the index lists %zu", name, n, m->nr_frames);
+	pstore_iter_free(it);
+	free(p);
+}
+
 static void verify_proc(struct verify *v, const struct img_dir *d, const ProcessEntry *pe)
 {
 	struct img_mem *m = NULL;
@@ -170,6 +197,7 @@ static void verify_proc(struct verify *v, const struct img_dir *d, const Process
 	}
 	v->frames += m->nr_frames;
 	v->runs += m->nr_runs;
+	verify_index(v, m);
 	bad = img_mem_check_frames(m, v->threads, problem, v);
 	if (bad < 0)
 		problemf(v, "process %u: %s", pe->pid, img_strerror());
