@@ -549,6 +549,17 @@ int pstore_writer_add_hole(struct pstore_writer *w, uint64_t vaddr, uint64_t nr_
 			       flags);
 	if (!nr_pages || (vaddr & (w->ps - 1)))
 		return img_err(-EINVAL, "hole %#llx: bad range", (unsigned long long)vaddr);
+	/* Extend a queued hole instead: memory stays bounded however many holes come. */
+	pthread_mutex_lock(&w->lock);
+	it = w->order_tail;
+	if (it && it->is_hole && it->hole.flags == flags &&
+	    it->hole.vaddr + it->hole.nr_pages * w->ps == vaddr &&
+	    it->hole.nr_pages + nr_pages > nr_pages) {
+		it->hole.nr_pages += nr_pages;
+		pthread_mutex_unlock(&w->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&w->lock);
 	it = calloc(1, sizeof(*it));
 	if (!it)
 		return img_err(-ENOMEM, "no memory for a hole");
