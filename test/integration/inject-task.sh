@@ -27,14 +27,20 @@ sleep 0.1
 out=$("$PROBE" task "$TPID") || die "task failed: $out"
 echo "$out"
 grep -q "umask=027 cwd=$T/cwd root=/" <<<"$out" || die "umask/cwd wrong"
-# tgt_sleeper installs a SIGUSR1 (10) handler with SA_RESTART (0x10000000)
-grep -qE '^sigaction 10 handler=0x[0-9a-f]+ flags=0x1[0-9a-f]{7} ' <<<"$out" || die "no SIGUSR1 action"
+# tgt_sleeper installs a SIGUSR1 (10) handler with SA_RESTART|SA_ONSTACK
+# (0x18000000, plus SA_RESTORER 0x04000000 from libc) on a 64 KiB altstack
+grep -qE '^sigaction 10 handler=0x[0-9a-f]+ flags=0x1c000000 ' <<<"$out" || die "no SIGUSR1 action"
 grep -q '^sigaction 9 ' <<<"$out" && die "SIGKILL reported"
-grep -q 'altstack sp=0 size=0 flags=2 ' <<<"$out" || die "sigaltstack not read (SS_DISABLE expected)"
+grep -qE 'altstack sp=0x[0-9a-f]+ size=65536 flags=0 ' <<<"$out" || die "sigaltstack not read"
 brk=$(sed -n 's/^mm brk=\(0x[0-9a-f]*\).*/\1/p' <<<"$out")
 heap_end=$(awk '/\[heap\]/{split($1,a,"-"); print "0x" a[2]}' /proc/$TPID/maps)
-[ -n "$brk" ] && [ $((brk)) -le $((heap_end)) ] && [ $((brk)) -gt $((heap_end - 4096)) ] ||
-	die "brk $brk does not end [heap] at $heap_end"
+start_brk=$(sed -n 's/^mm .*start_brk=\(0x[0-9a-f]*\).*/\1/p' <<<"$out")
+if [ -n "$heap_end" ]; then
+	[ -n "$brk" ] && [ $((brk)) -le $((heap_end)) ] && [ $((brk)) -gt $((heap_end - 4096)) ] ||
+		die "brk $brk does not end [heap] at $heap_end"
+else	# no heap yet (e.g. under ASan): the break has not moved
+	[ -n "$brk" ] && [ "$brk" = "$start_brk" ] || die "brk $brk != start_brk $start_brk"
+fi
 grep -q "exe=$TARGETS/tgt_sleeper build_id=20" <<<"$out" || die "exe or build id missing"
 assert_running "$TPID"
 

@@ -5,7 +5,7 @@
  *   nanosleep   - loops in nanosleep(50 ms), printing "tick N"
  *   spin        - spins in user space, printing "count N" every ~50 ms
  * It prints "ready" once set up; SIGPIPE keeps its default action; SIGUSR1
- * (SA_RESTART) prints "usr1".
+ * (SA_RESTART) prints "usr1". It runs on a 64 KiB sigaltstack.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -32,12 +32,15 @@ static void on_usr1(int sig)
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+	static char altstack[65536];
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART | SA_ONSTACK };
 	const char *mode = argc > 1 ? argv[1] : "nanosleep";
 	volatile unsigned long count = 0;
 	unsigned long i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	sigaltstack(&ss, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	if (!strcmp(mode, "read")) {
 		char buf[256];
