@@ -433,6 +433,7 @@ static int seize_all(struct freeze *f)
 		ret = wait_stops(f, from);
 		if (ret)
 			return ret;
+		f->nr_stopped = f->nr_tids;
 		if (++rounds > 1000)
 			return cm_err(-EAGAIN, "pid %d: thread list never settles", f->pid);
 	} while (added);
@@ -475,6 +476,13 @@ int freeze_seize(struct freeze *f, pid_t pid, const struct freeze_opts *o)
 	pr_debug("pid %d: %zu thread(s) stopped", pid, f->nr_tids);
 	return 0;
 fail:
+	/* Seized threads with an interrupt pending must reach their stop
+	 * before they can be detached. */
+	if (f->nr_tids > f->nr_stopped) {
+		if (f->cg_v1)
+			freeze_thaw_cgroup(f);
+		wait_stops(f, f->nr_stopped);
+	}
 	freeze_release(f);
 	return ret;
 }

@@ -56,6 +56,7 @@ struct freeze {
 	int cg_frozen;		/* we froze the cgroup and have not thawed it yet */
 	size_t cap_tids;
 	char *cg_path;		/* malloc'd copy of freeze_opts.cgroup */
+	size_t nr_stopped;	/* tids[0..nr_stopped) are known to be in a stop */
 };
 
 void freeze_init(struct freeze *f);
