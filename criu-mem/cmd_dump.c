@@ -61,7 +61,8 @@ static void dump_usage(FILE *f)
 		"      --no-compress           store pages raw\n"
 		"      --threads N             compression threads (default: online CPUs)\n"
 		"      --freeze-cgroup PATH    freeze through this cgroup (v2 or v1 freezer)\n"
-		"      --prev-images-dir DIR   incremental dump (not supported yet)\n"
+		"      --prev-images-dir DIR   parent image (relative to -D): pages equal to\n"
+		"                              the parent's are stored as references\n"
 		"      --pageout               MADV_PAGEOUT the target after --leave-running\n"
 		"      --skip-unsupported-fds  record unsupported fds instead of failing\n"
 		"      --skip-unsupported-vmas record VM_IO/PFNMAP VMAs without their data\n"
@@ -163,6 +164,7 @@ static void print_json(const struct dump_cli *c, const struct dump_result *r)
 	json_u64(&j, "pages_scanned", r->pages_scanned);
 	json_u64(&j, "pages_stored", r->pages_stored);
 	json_u64(&j, "pages_zero", r->pages_zero);
+	json_u64(&j, "pages_parent", r->pages_parent);
 	json_u64(&j, "pages_skipped", r->pages_skipped);
 	json_u64(&j, "pages_mem", r->pages_mem);
 	json_u64(&j, "bytes_raw", r->bytes_raw);
@@ -192,16 +194,18 @@ static void human(double v, char *buf, size_t len)
 
 static void print_summary(const struct dump_cli *c, const struct dump_result *r)
 {
-	char raw[32], st[32], tp[32];
+	char raw[32], st[32], tp[32], parent[48] = "";
 	double secs = r->wall_ns / 1e9;
 
 	human(r->bytes_raw, raw, sizeof(raw));
 	human(r->bytes_stored, st, sizeof(st));
 	human(secs > 0 ? r->bytes_raw / secs : 0, tp, sizeof(tp));
-	printf("dump: pid %d: frozen %.1f ms, pages scanned %llu stored %llu zero %llu "
+	if (c->o.prev_dir)
+		snprintf(parent, sizeof(parent), " parent %llu", (unsigned long long)r->pages_parent);
+	printf("dump: pid %d: frozen %.1f ms, pages scanned %llu stored %llu zero %llu%s "
 	       "skipped %llu, %s raw -> %s (%.2fx), %s/s, %.1f ms, xfer %s%s\n",
 	       (int)c->o.pid, r->frozen_ns / 1e6, (unsigned long long)r->pages_scanned,
-	       (unsigned long long)r->pages_stored, (unsigned long long)r->pages_zero,
+	       (unsigned long long)r->pages_stored, (unsigned long long)r->pages_zero, parent,
 	       (unsigned long long)r->pages_skipped, raw, st,
 	       r->bytes_stored ? (double)r->bytes_raw / r->bytes_stored : 0.0, tp,
 	       r->wall_ns / 1e6, r->xfer, r->killed ? ", target killed" : "");

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "dump_parent.h"
 #include "dump_task.h"
 #include "freeze.h"
 #include "img.h"
@@ -30,6 +31,9 @@
 #include "util.h"
 #include "vma.h"
 #include "xfer.h"
+
+/* Pages staged for comparison with the parent image (2 MiB). */
+#define PARENT_STAGE_PAGES 512
 
 #ifndef SYS_process_madvise
 #define SYS_process_madvise 440
@@ -66,6 +70,8 @@ struct dump_ctx {
 	struct progress prog;
 	uint64_t pages_done;
 	uint64_t t0;			/* dump start, for the -v phase log */
+	struct dump_parent parent;	/* --prev-images-dir */
+	int has_parent;
 };
 
 /* -v: when each step ended, to see where the time goes. */
@@ -136,7 +142,12 @@ static int flush_pending(struct dump_ctx *c)
 	}
 	c->nr_pending = 0;
 	c->pending_pages = 0;
-	if (c->buf && c->buf->nr_pages) {
+	if (c->has_parent && c->buf) {
+		c->buf = NULL;
+		ret = dump_parent_flush(&c->parent, c->pw);
+		if (ret)
+			return ret;
+	} else if (c->buf && c->buf->nr_pages) {
 		ret = pstore_writer_submit(c->pw, c->buf);
 		c->buf = NULL;
 		if (ret)
@@ -152,7 +163,12 @@ static int get_buf(struct dump_ctx *c)
 
 	if (c->buf)
 		return 0;
-	ret = pstore_writer_get(c->pw, &c->buf);
+	if (c->has_parent) {
+		c->buf = &c->parent.stage;	/* compared with the parent on flush */
+		ret = 0;
+	} else {
+		ret = pstore_writer_get(c->pw, &c->buf);
+	}
 	if (ret)
 		return cm_err(ret, "page store: %s", img_strerror());
 	if (c->cap_pending < c->buf->cap_pages) {
@@ -415,6 +431,12 @@ static int commit(struct dump_ctx *c, uint64_t ctime_ns)
 	inv.has_leave_running = 1;
 	inv.leave_running = c->o->leave_running;
 	vdso_sizes(&c->vmas, &inv);
+	if (c->has_parent) {
+		inv.has_parent_id = 1;
+		inv.parent_id.data = c->parent.image_id;
+		inv.parent_id.len = c->parent.image_id_len;
+		inv.parent_path = (char *)c->o->prev_dir;
+	}
 	tids = calloc(c->fz.nr_tids ? c->fz.nr_tids : 1, sizeof(*tids));
 	if (!tids)
 		return cm_err(-ENOMEM, "inventory");
@@ -524,7 +546,8 @@ static int finish(struct dump_ctx *c, uint64_t ctime_ns)
 			      img_strerror());
 	c->res->pages_stored = st.pages_stored;
 	c->res->pages_zero = st.pages_zero;
-	c->res->bytes_raw = (st.pages_stored + st.pages_zero) * c->ps;
+	c->res->pages_parent = st.pages_parent;
+	c->res->bytes_raw = (st.pages_stored + st.pages_zero + st.pages_parent) * c->ps;
 	c->res->bytes_stored = st.bytes_stored;
 	c->res->frames = st.frames;
 	phase(c, "pages written");
@@ -585,6 +608,8 @@ static void ctx_release(struct dump_ctx *c)
 	free(c->guards);
 	free(c->pending);
 	mm_entry_release(&c->mm);
+	if (c->has_parent)
+		dump_parent_close(&c->parent);
 	vma_list_release(&c->vmas);
 	img_dir_free(c->dir);
 }
@@ -606,9 +631,10 @@ int dump_run(const struct dump_opts *o, struct dump_result *res)
 	progress_init(&c.prog, "dump", 0, !o->progress);
 	signals_block(&c);
 	if (o->prev_dir) {
-		ret = cm_err(-ENOTSUP, "--prev-images-dir '%s': incremental dumps are not "
-			     "supported yet", o->prev_dir);
-		goto out;
+		ret = dump_parent_open(&c.parent, o->dir, o->prev_dir, o->pid, PARENT_STAGE_PAGES);
+		if (ret)
+			goto out;
+		c.has_parent = 1;
 	}
 	ret = img_dir_create(o->dir, o->no_fsync ? IMG_DIR_NOFSYNC : 0, &c.dir);
 	if (ret) {

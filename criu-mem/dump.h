@@ -19,7 +19,7 @@ struct dump_opts {
 	const char *dir;		/* -D */
 	const char *xfer;		/* backend name; NULL = default */
 	const char *freeze_cgroup;	/* --freeze-cgroup or NULL */
-	const char *prev_dir;		/* --prev-images-dir or NULL */
+	const char *prev_dir;		/* --prev-images-dir (relative to dir) or NULL */
 	int leave_running;
 	int level;			/* zstd level */
 	int no_compress;
@@ -36,6 +36,7 @@ struct dump_result {
 	uint64_t pages_scanned;		/* pages the scan reported in dumpable VMAs */
 	uint64_t pages_stored;		/* with bytes in the page store */
 	uint64_t pages_zero;		/* present but all zero: zero runs */
+	uint64_t pages_parent;		/* equal to the parent image's: PE_PARENT runs */
 	uint64_t pages_skipped;		/* zero-pfn, file-backed or guard: not read */
 	uint64_t pages_mem;		/* read through /proc/PID/mem */
 	uint64_t bytes_raw, bytes_stored;

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # dump refuses cleanly, naming the pid, and leaves no directory behind: no
 # such pid, zombie, already traced, no permission, non-empty image dir,
-# --prev-images-dir. Without --leave-running the target is killed; --json
+# a --prev-images-dir that is no image. Without --leave-running the target is killed; --json
 # gives the summary fields.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/dump-lib.sh"
@@ -77,8 +77,8 @@ echo keep >"$T/full/x"
 grep -q "$T/full" "$T/err" || die "message does not name the directory: $(cat "$T/err")"
 [ "$(cat "$T/full/x")" = keep ] && [ "$(ls "$T/full")" = x ] || die "non-empty directory changed"
 
-# Incremental dumps are refused for now.
-expect_fail 1 "not supported yet" "$T/d-inc" -- -t "$TPID" -D "$T/d-inc" --prev-images-dir "$T/full"
+# A parent that is not an image is refused before the target is touched.
+expect_fail 1 "cannot use parent image" "$T/d-inc" -- -t "$TPID" -D "$T/d-inc" --prev-images-dir "$T/full"
 assert_running "$TPID"
 
 # --json summary.

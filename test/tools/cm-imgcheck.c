@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * cm-imgcheck: compares a dump with the memory of the still-running (and
- * unchanged) target. Every PE_PRESENT page must equal /proc/PID/mem, every
+ * unchanged) target. Every PE_PRESENT and PE_PARENT (read through the
+ * parent image) page must equal /proc/PID/mem, every
  * PE_ZERO page must read as zero there. With -c START:LEN ranges, every
  * present, non-zero target page inside them must be in the image.
  *
  * usage: cm-imgcheck [-c] DIR PID [START:LEN ...]   (ranges limit the check)
  * A page that differs only inside one aligned 32-byte window is tolerated
  * (struct rseq, rewritten by the kernel on every reschedule).
- * Prints "imgcheck: N pages compared, M mismatches, Z zero, A missing, R rseq-only";
+ * Prints "imgcheck: N pages compared, M mismatches, Z zero, P parent, A missing,
+ * R rseq-only";
  * exits 0 when nothing differs and N > 0, 1 otherwise, 2 on usage/IO errors.
  */
 #include <errno.h>
@@ -33,7 +35,7 @@ struct check {
 	size_t ps;
 	struct range *r;
 	size_t nr;
-	uint64_t compared, bad, zero, missing, tolerated;
+	uint64_t compared, bad, zero, missing, tolerated, parent;
 	char *a, *b;
 };
 
@@ -90,6 +92,8 @@ static int check_page(struct check *c, const struct img_run *run, uint64_t addr)
 			report(c, addr, "zero run but target page is not zero");
 		return 0;
 	}
+	if (run->flags & PE_PARENT)
+		c->parent++;
 	if (img_mem_read(c->m, addr, c->a, c->ps, NULL) != 0) {
 		report(c, addr, "image page unreadable");
 		return 0;
@@ -107,7 +111,7 @@ static int check_runs(struct check *c)
 	for (i = 0; i < c->m->nr_runs; i++) {
 		const struct img_run *run = &c->m->runs[i];
 
-		if (!(run->flags & (PE_PRESENT | PE_ZERO)))
+		if (!(run->flags & (PE_PRESENT | PE_ZERO | PE_PARENT)))
 			continue;
 		for (k = 0; k < run->nr_pages; k++) {
 			uint64_t addr = run->vaddr + k * c->ps;
@@ -188,9 +192,10 @@ int main(int argc, char **argv)
 	check_runs(&c);
 	if (complete)
 		check_complete(&c);
-	printf("imgcheck: %llu pages compared, %llu mismatches, %llu zero, %llu missing, "
-	       "%llu rseq-only\n", (unsigned long long)c.compared, (unsigned long long)c.bad,
-	       (unsigned long long)c.zero, (unsigned long long)c.missing,
+	printf("imgcheck: %llu pages compared, %llu mismatches, %llu zero, %llu parent, "
+	       "%llu missing, %llu rseq-only\n", (unsigned long long)c.compared,
+	       (unsigned long long)c.bad, (unsigned long long)c.zero,
+	       (unsigned long long)c.parent, (unsigned long long)c.missing,
 	       (unsigned long long)c.tolerated);
 	img_mem_free(c.m);
 	img_dir_free(d);
