@@ -5,6 +5,7 @@
  * machine-readable results and timings.
  */
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,7 +254,17 @@ static int cmd_hold(struct probe *p, double secs)
 	end = now_ns() + (uint64_t)(secs * 1e9);
 	while (now_ns() < end) {
 		if (freeze_interrupted(&p->f)) {
-			printf("interrupted\n");
+			sigset_t set;
+			int sig;
+
+			/* take the signal now so that releasing (which restores our
+			 * mask) does not kill us before we report */
+			sigemptyset(&set);
+			sigaddset(&set, SIGINT);
+			sigaddset(&set, SIGTERM);
+			sigaddset(&set, SIGHUP);
+			sig = sigtimedwait(&set, NULL, &(struct timespec){ 0, 0 });
+			printf("interrupted by signal %d\n", sig);
 			break;
 		}
 		usleep(10000);
