@@ -27,15 +27,20 @@ wait $gone
 expect_fail 4 "pid $gone" "$T/d-gone" -- -t $gone -D "$T/d-gone"
 
 # Zombie: a child its parent never reaps.
-bash -c 'true & exec sleep 30' &
+python3 -c 'import os, sys, time
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+print(pid, flush=True)
+time.sleep(30)' >"$T/zombie" &
 parent=$!
 CHILDREN+=("$parent")
-for i in $(seq 100); do
-	z=$(ps -o pid= --ppid $parent | tr -d ' ')
+for i in $(seq 200); do
+	z=$(cat "$T/zombie" 2>/dev/null)
 	[ -n "$z" ] && [ "$(proc_state "$z")" = Z ] && break
 	sleep 0.05
 done
-[ "$(proc_state "$z")" = Z ] || die "could not make a zombie"
+[ -n "$z" ] && [ "$(proc_state "$z")" = Z ] || die "could not make a zombie"
 expect_fail 4 "pid $z.*zombie" "$T/d-zombie" -- -t "$z" -D "$T/d-zombie"
 
 # Already traced.

@@ -23,6 +23,8 @@
  *   On SIGUSR1 it verifies every region against SEED, prints "ok" or
  *   "mismatch NAME OFFSET" lines and exits 0 when intact, 1 when not.
  *   SIGTERM/SIGINT: exits 2 without checking.
+ * Fds 0-2 are kept; every inherited fd >= 3 is closed at start, so the fd
+ * table holds only stdio (plus what a mode maps and closes again).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +36,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "target.h"
@@ -431,6 +434,8 @@ int main(int argc, char **argv)
 		t.size_mib = strtoul(argv[3], NULL, 0);
 		t.size_given = 1;
 	}
+	/* Fds inherited from the runner (make's jobserver pipes...) are not ours. */
+	syscall(SYS_close_range, 3, ~0U, 0);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
