@@ -167,6 +167,21 @@ static int save_xstate(struct inject *in)
 	}
 }
 
+static pid_t read_tgid(pid_t tid)
+{
+	char path[64], *s = NULL, *p;
+	pid_t tgid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	if (read_file_str(path, &s, NULL, 1 << 16))
+		return 0;
+	p = strstr(s, "\nTgid:");
+	if (p)
+		tgid = atoi(p + 6);
+	free(s);
+	return tgid;
+}
+
 static void pin_cpu(struct inject *in)
 {
 	size_t sz = CPU_ALLOC_SIZE(1024);
@@ -204,6 +219,7 @@ int inject_init(struct inject *in, pid_t tid)
 	ret = find_syscall_ip(in);
 	if (ret)
 		goto fail;
+	in->tgid = read_tgid(tid);
 	pin_cpu(in);
 	in->active = 1;
 	return 0;
@@ -211,6 +227,51 @@ fail:
 	free(in->xstate);
 	in->xstate = NULL;
 	return ret;
+}
+
+/* Remembers a signal taken from the thread at a signal-delivery-stop. */
+static void hold_signal(struct inject *in, int sig)
+{
+	siginfo_t si;
+
+	if (sig < 1 || sig > 64)
+		return;
+	in->requeue |= 1ull << (sig - 1);
+	if (ptrace(PTRACE_GETSIGINFO, in->tid, 0, &si)) {
+		memset(&si, 0, sizeof(si));
+		si.si_signo = sig;
+		si.si_code = SI_TKILL;
+	}
+	if (in->nr_held == in->cap_held) {
+		size_t cap = in->cap_held ? in->cap_held * 2 : 8;
+		siginfo_t *n = realloc(in->held, cap * sizeof(*n));
+
+		if (!n) {
+			pr_warn("thread %d: out of memory holding signal %d", in->tid, sig);
+			return;
+		}
+		in->held = n;
+		in->cap_held = cap;
+	}
+	in->held[in->nr_held++] = si;
+}
+
+/* Re-queues held signals; siginfo kept where the kernel allows it. */
+static void requeue_signals(struct inject *in)
+{
+	size_t i;
+
+	for (i = 0; i < in->nr_held; i++) {
+		siginfo_t *si = &in->held[i];
+		int sig = si->si_signo, r = -1;
+
+		if (si->si_code < 0 && si->si_code != SI_TKILL && in->tgid > 0)
+			r = syscall(SYS_rt_tgsigqueueinfo, in->tgid, in->tid, sig, si);
+		if (r && syscall(SYS_tkill, in->tid, sig))
+			pr_warn("thread %d: cannot re-queue signal %d: %m", in->tid, sig);
+	}
+	in->nr_held = 0;
+	in->requeue = 0;
 }
 
 /*
@@ -244,8 +305,7 @@ static int step_to_syscall_stop(struct inject *in, int drop_sigpipe)
 			if (!ptrace(PTRACE_GETSIGINFO, in->tid, 0, &si) && si.si_code == SI_USER)
 				continue;
 		}
-		if (sig >= 1 && sig <= 64)
-			in->requeue |= 1ull << (sig - 1);
+		hold_signal(in, sig);
 	}
 }
 
@@ -328,8 +388,8 @@ static int park_in_signal_stop(struct inject *in)
 		if (WIFSTOPPED(st)) {
 			int sig = WSTOPSIG(st);
 
-			if (sig >= 1 && sig <= 64 && sig != SIGTRAP)
-				in->requeue |= 1ull << (sig - 1);
+			if (sig != SIGTRAP)
+				hold_signal(in, sig);
 			if (ptrace(PTRACE_CONT, in->tid, 0, 0))
 				return -errno;
 		}
@@ -339,7 +399,7 @@ static int park_in_signal_stop(struct inject *in)
 int inject_release(struct inject *in)
 {
 	struct iovec iov = { in->xstate, in->xstate_len };
-	int ret = 0, sig;
+	int ret = 0;
 
 	if (!in->active)
 		return 0;
@@ -355,13 +415,10 @@ int inject_release(struct inject *in)
 	if (!ret && in->dirty && in->xstate &&
 	    ptrace(PTRACE_SETREGSET, in->tid, NT_X86_XSTATE, &iov))
 		ret = cm_err(-errno, "thread %d: cannot restore xstate", in->tid);
-	for (sig = 1; sig <= 64; sig++) {
-		if (!(in->requeue & (1ull << (sig - 1))))
-			continue;
-		if (syscall(SYS_tkill, in->tid, sig))
-			pr_warn("thread %d: cannot re-queue signal %d: %m", in->tid, sig);
-	}
-	in->requeue = 0;
+	requeue_signals(in);
+	free(in->held);
+	in->held = NULL;
+	in->cap_held = 0;
 	if (in->pinned && sched_setaffinity(in->tid, in->cpus_size, in->saved_cpus) && !ret)
 		ret = cm_err(-errno, "thread %d: cannot restore the CPU mask", in->tid);
 	in->pinned = 0;

@@ -14,9 +14,11 @@
  * The target must be stopped by freeze_seize() and its cgroup thawed.
  *
  * Signals: a signal dequeued by the thread while injecting (it shows as a
- * signal-delivery-stop) is suppressed there and re-queued with tkill() at
- * inject_release(), so its handler runs after detach on the restored
- * registers (siginfo becomes SI_TKILL from the dumper). An injected syscall
+ * signal-delivery-stop) is suppressed there and re-queued at
+ * inject_release(), every instance in arrival order, so its handler runs
+ * after detach on the restored registers. sigqueue()-style siginfo
+ * (si_code < 0) is preserved with rt_tgsigqueueinfo(); kernel- and
+ * kill()-sent ones become SI_TKILL from the dumper. An injected syscall
  * that returns -EPIPE also queues SIGPIPE to the thread: inject_syscall()
  * then runs one extra injected getpid() whose return to user mode dequeues
  * it into a signal-delivery-stop, where it is dropped (unless the target
@@ -35,6 +37,7 @@
 #define CM_INJECT_H
 
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/user.h>
@@ -52,6 +55,9 @@ struct inject {
 	int dirty;			/* registers were changed by an injection */
 	uint64_t requeue;		/* signals that arrived while injecting (bit sig-1) */
 	uint64_t nr_calls;		/* injected syscalls (stats) */
+	pid_t tgid;			/* process of tid */
+	siginfo_t *held;		/* held signals in arrival order (malloc'd) */
+	size_t nr_held, cap_held;
 };
 
 /* Saves state, finds a syscall instruction and pins the thread to our CPU.

@@ -1,17 +1,23 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# A signal that reaches the target while syscalls are being injected is not
-# lost and not run on injected registers: it is held and re-queued at
-# release, the handler runs once afterwards and the interrupted read()
-# restarts (SA_RESTART) and gets its data.
+# Signals that reach the target while syscalls are being injected are not
+# lost and not run on injected registers: they are held and re-queued at
+# release. SIGUSR1's handler runs once; three sigqueue()d SIGRTMIN+1 arrive
+# in order with their values; the interrupted read() restarts (SA_RESTART)
+# and gets its data.
 . "$(dirname "$0")/../lib.sh"
 PROBE="$CM_BUILD/test/cm-probe"
 
 mkfifo "$T/fifo"
 start_target tgt_sleeper read "$T/fifo"
-out=$("$PROBE" inject-signal "$TPID" 10) || die "session failed: $out"
+out=$("$PROBE" inject-signal "$TPID" 10 3) || die "session failed: $out"
 echo "$out"
-grep -q 'held signals 0x200' <<<"$out" || die "SIGUSR1 was not caught during injection: $out"
+rt=$(( $(kill -l SIGRTMIN) + 1 ))
+mask=$(printf '%#x' $(( (1 << 9) | (1 << (rt - 1)) )))
+grep -q "held signals $mask (4 instances)" <<<"$out" || die "signals not held during injection: $out"
+for _ in $(seq 100); do [ "$(grep -c '^rt' "$T/tgt_sleeper.out")" = 3 ] && break; sleep 0.02; done
+[ "$(grep '^rt' "$T/tgt_sleeper.out" | tr '\n' ' ')" = "rt 100 rt 101 rt 102 " ] ||
+	die "RT signals lost or reordered: $(cat "$T/tgt_sleeper.out")"
 for _ in $(seq 100); do grep -q usr1 "$T/tgt_sleeper.out" && break; sleep 0.02; done
 [ "$(grep -c '^usr1$' "$T/tgt_sleeper.out")" = 1 ] || die "handler ran $(grep -c usr1 "$T/tgt_sleeper.out") times"
 assert_running "$TPID"

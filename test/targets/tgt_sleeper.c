@@ -5,7 +5,8 @@
  *   nanosleep   - loops in nanosleep(50 ms), printing "tick N"
  *   spin        - spins in user space, printing "count N" every ~50 ms
  * It prints "ready" once set up; SIGPIPE keeps its default action; SIGUSR1
- * (SA_RESTART) prints "usr1". It runs on a 64 KiB sigaltstack.
+ * (SA_RESTART) prints "usr1"; SIGRTMIN+1 prints "rt <si_value>". Handlers
+ * run on a 64 KiB sigaltstack.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -30,8 +31,30 @@ static void on_usr1(int sig)
 		_exit(3);
 }
 
+static void on_rt(int sig, siginfo_t *si, void *uc)
+{
+	char buf[32] = "rt ";
+	unsigned int v = (unsigned int)si->si_value.sival_int, n = 3, i;
+	char d[12];
+	int k = 0;
+
+	(void)sig;
+	(void)uc;
+	do {
+		d[k++] = '0' + v % 10;
+		v /= 10;
+	} while (v && k < 11);
+	for (i = 0; i < (unsigned int)k; i++)
+		buf[n++] = d[k - 1 - i];
+	buf[n++] = '\n';
+	if (write(1, buf, n) != (ssize_t)n)
+		_exit(3);
+}
+
 int main(int argc, char **argv)
 {
+	struct sigaction rt = { .sa_sigaction = on_rt,
+				.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK };
 	static char altstack[65536];
 	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
 	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART | SA_ONSTACK };
@@ -42,6 +65,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sigaltstack(&ss, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGRTMIN + 1, &rt, NULL);
 	if (!strcmp(mode, "read")) {
 		char buf[256];
 		ssize_t n;

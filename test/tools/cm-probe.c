@@ -218,8 +218,9 @@ static int cmd_bench(struct probe *p, long nr, int count)
 	return ok ? ret : -EIO;
 }
 
-/* A signal sent to the thread while we inject must reach it after release. */
-static int cmd_signal(struct probe *p, int sig)
+/* Signals sent while we inject must reach the target after release: sig
+ * with tkill, then count sigqueue()s of SIGRTMIN+1 with values 100, 101... */
+static int cmd_signal(struct probe *p, int sig, int count)
 {
 	unsigned long a[6] = { 0 };
 	struct inject in;
@@ -231,13 +232,15 @@ static int cmd_signal(struct probe *p, int sig)
 	if (ret)
 		return ret;
 	syscall(SYS_tkill, p->pid, sig);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < count; i++)
+		sigqueue(p->pid, SIGRTMIN + 1, (union sigval){ .sival_int = 100 + i });
+	for (i = 0; i < 3 + count; i++) {
 		long r = inject_syscall(&in, SYS_getpid, a, &ok);
 
 		if (!ok || r != p->pid)
 			ret = -EPROTO;
 	}
-	printf("held signals %#" PRIx64 "\n", in.requeue);
+	printf("held signals %#" PRIx64 " (%zu instances)\n", in.requeue, in.nr_held);
 	if (inject_release(&in) && !ret)
 		ret = -EIO;
 	return ret;
@@ -392,7 +395,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: cm-probe [-v] [-c CGROUP] CMD PID [ARGS]\n"
 		"  seize | regs | inject | inject-all | inject-getpid [N] | inject-mmap [N]\n"
-		"  inject-signal SIG | freeze-hold SECONDS | scan START END [ioctl|pagemap] | vmas | files | task\n");
+		"  inject-signal SIG [NRT] | freeze-hold SECONDS | scan START END [ioctl|pagemap] | vmas | files | task\n");
 	exit(2);
 }
 
@@ -429,7 +432,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "inject-mmap"))
 		ret = cmd_bench(&p, SYS_mmap, argc ? atoi(argv[0]) : 100);
 	else if (!strcmp(cmd, "inject-signal") && argc >= 1)
-		ret = cmd_signal(&p, atoi(argv[0]));
+		ret = cmd_signal(&p, atoi(argv[0]), argc > 1 ? atoi(argv[1]) : 0);
 	else if (!strcmp(cmd, "freeze-hold") && argc >= 1)
 		ret = cmd_hold(&p, atof(argv[0]));
 	else if (!strcmp(cmd, "scan") && argc >= 2)
