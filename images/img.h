@@ -237,9 +237,14 @@ int pstore_iter_open_mem(const void *buf, size_t len, const char *name, struct p
  * Reads the next frame header into *f. With @check, also reads the payload,
  * checks its XXH3 and that it decompresses to raw_len. Returns 1 with a
  * frame, 0 at the end marker (which must match the frame count and end the
- * file), or -errno; after an error the walk cannot continue.
+ * file), or -errno (see pstore_iter_can_go_on()).
  */
 int pstore_iter_next(struct pstore_iter *it, struct img_frame *f, int check);
+/*
+ * Added: after next() failed, 1 when the walk can go on (the error was in a
+ * frame's payload: checksum or decompression), 0 after a structural error.
+ */
+int pstore_iter_can_go_on(const struct pstore_iter *it);
 void pstore_iter_free(struct pstore_iter *it);
 
 /* ------------------------------------------------------------------ */

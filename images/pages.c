@@ -20,7 +20,7 @@ struct pstore_iter {
 	int fd;
 	char *name;
 	uint64_t off, nr;
-	int done;
+	int done, dead;
 	uint8_t *payload, *raw;
 	ZSTD_DCtx *dctx;
 };
@@ -116,7 +116,8 @@ int pstore_iter_open_mem(const void *buf, size_t len, const char *name, struct p
 	return 0;
 }
 
-static int iter_check_payload(struct pstore_iter *it, const struct img_frame_hdr *h)
+static int iter_check_payload(struct pstore_iter *it, const struct img_frame_hdr *h,
+			      uint64_t payload_off)
 {
 	unsigned long long id = h->id;
 	size_t got;
@@ -129,8 +130,7 @@ static int iter_check_payload(struct pstore_iter *it, const struct img_frame_hdr
 		if (!it->payload || !it->raw || !it->dctx)
 			return img_err(-ENOMEM, "no memory to check frames");
 	}
-	ret = img_src_pread(&it->src, it->payload, h->stored_len, it->off + IMG_FRAME_HDR_SIZE,
-			    &got);
+	ret = img_src_pread(&it->src, it->payload, h->stored_len, payload_off, &got);
 	if (ret)
 		return ret;
 	if (got < h->stored_len)
@@ -155,6 +155,10 @@ int pstore_iter_next(struct pstore_iter *it, struct img_frame *f, int check)
 
 	if (it->done)
 		return 0;
+	if (it->dead)
+		return img_err(it->dead, "'%s': the walk stopped at offset %llu", it->name,
+			       (unsigned long long)it->off);
+	it->dead = -EBADMSG;	/* until this frame's header is known good */
 	ret = img_src_pread(&it->src, buf, sizeof(buf), it->off, &got);
 	if (ret)
 		return ret;
@@ -172,6 +176,7 @@ int pstore_iter_next(struct pstore_iter *it, struct img_frame *f, int check)
 		if (it->off + IMG_FRAME_HDR_SIZE != it->src.size)
 			return img_err(-EBADMSG, "'%s': data after the end marker at offset %llu",
 				       it->name, (unsigned long long)it->off + IMG_FRAME_HDR_SIZE);
+		it->dead = 0;
 		it->done = 1;
 		return 0;
 	}
@@ -182,18 +187,24 @@ int pstore_iter_next(struct pstore_iter *it, struct img_frame *f, int check)
 	if (it->off + IMG_FRAME_HDR_SIZE + h.stored_len > it->src.size)
 		return img_err(-EBADMSG, "'%s': frame %llu: payload truncated at offset %llu",
 			       it->name, (unsigned long long)h.id, (unsigned long long)it->off);
+	it->dead = 0;
+	it->off += IMG_FRAME_HDR_SIZE + h.stored_len;
+	it->nr++;
 	if (check) {
-		ret = iter_check_payload(it, &h);
+		ret = iter_check_payload(it, &h, it->off - h.stored_len);
 		if (ret)
-			return ret;
+			return ret;	/* the walk can go on with the next frame */
 	}
 	f->id = h.id;
-	f->file_offset = it->off;
+	f->file_offset = it->off - h.stored_len - IMG_FRAME_HDR_SIZE;
 	f->raw_len = h.raw_len;
 	f->stored_len = h.stored_len;
 	f->flags = h.flags;
 	f->xxh3 = h.xxh3;
-	it->off += IMG_FRAME_HDR_SIZE + h.stored_len;
-	it->nr++;
 	return 1;
+}
+
+int pstore_iter_can_go_on(const struct pstore_iter *it)
+{
+	return !it->dead && !it->done;
 }

@@ -184,6 +184,36 @@ static void verify_index(struct verify *v, const struct img_mem *m)
 	free(p);
 }
 
+/*
+ * Without a usable index (img_mem refused the image), the page store is
+ * still checked frame by frame on its own: every payload error is reported
+ * (structural errors were reported by verify_pages_file()).
+ */
+static void verify_frames_alone(struct verify *v, unsigned int pid)
+{
+	struct pstore_iter *it = NULL;
+	struct img_frame f;
+	char name[64], *p;
+	int ret;
+
+	img_kind_filename(IMG_PAGES, pid, name, sizeof(name));
+	if (asprintf(&p, "%s/%s", v->path, name) < 0)
+		return;
+	if (!pstore_iter_open_path(p, &it)) {
+		while ((ret = pstore_iter_next(it, &f, 1)) != 0) {
+			if (ret > 0) {
+				v->frames++;
+				continue;
+			}
+			if (!pstore_iter_can_go_on(it))
+				break;
+			problem(v, img_strerror());
+		}
+	}
+	pstore_iter_free(it);
+	free(p);
+}
+
 static void verify_proc(struct verify *v, const struct img_dir *d, const ProcessEntry *pe)
 {
 	struct img_mem *m = NULL;
@@ -193,6 +223,7 @@ static void verify_proc(struct verify *v, const struct img_dir *d, const Process
 	ret = img_mem_load_check(d, pe->pid, problem, v, &m);
 	if (ret < 0) {
 		problemf(v, "process %u: %s", pe->pid, img_strerror());
+		verify_frames_alone(v, pe->pid);
 		return;
 	}
 	v->frames += m->nr_frames;

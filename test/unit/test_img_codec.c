@@ -337,3 +337,38 @@ UNIT_TEST(img_pages_truncation_and_flips)
 	free(file);
 	return 0;
 }
+
+/* A payload error names its frame and the walk goes on; a header error stops it. */
+UNIT_TEST(img_pages_walk_goes_on_after_payload_errors)
+{
+	struct pstore_iter *it;
+	struct img_frame f;
+	uint8_t *file;
+	long len = write_pages(&file);
+	int ret, ok = 0, bad = 0;
+
+	CHECK(len > 0);
+	file[IMG_HDR_SIZE + IMG_FRAME_HDR_SIZE + 3] ^= 0x80;	/* payload of frame 0 */
+	CHECK(!pstore_iter_open_mem(file, len, "p", &it));
+	while ((ret = pstore_iter_next(it, &f, 1)) != 0) {
+		if (ret > 0) {
+			ok++;
+			continue;
+		}
+		CHECK(pstore_iter_can_go_on(it));
+		CHECK(strstr(img_strerror(), "frame 0"));
+		bad++;
+	}
+	CHECK_EQ(ok, 2);
+	CHECK_EQ(bad, 1);
+	pstore_iter_free(it);
+	file[IMG_HDR_SIZE + IMG_FRAME_HDR_SIZE + 3] ^= 0x80;
+	file[IMG_HDR_SIZE + 9] ^= 0x01;				/* header of frame 0 */
+	CHECK(!pstore_iter_open_mem(file, len, "p", &it));
+	CHECK(pstore_iter_next(it, &f, 1) < 0);
+	CHECK(!pstore_iter_can_go_on(it));
+	CHECK(pstore_iter_next(it, &f, 1) < 0);
+	pstore_iter_free(it);
+	free(file);
+	return 0;
+}
