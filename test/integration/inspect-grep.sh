@@ -27,7 +27,9 @@ got=$(addrs <"$T/hits")
 $got
 expected
 $want"
-grep -q "\[heap\]+0x" "$T/hits" || die "no VMA name in: $(cat "$T/hits")"
+awk 'NF != 2 || $2 !~ /^(\/|\[).*\+0x[0-9a-f]+$/ {exit 1}' "$T/hits" ||
+	die "hits without VMA+offset: $(cat "$T/hits")"
+grep -q "^0x0*$straddle  \[anon\]+0x[0-9a-f]*ffb$" "$T/hits" || die "straddling hit: $(cat "$T/hits")"
 
 [ "$("$CRIU_MEM" grep -q -j 1 "$T/img" "$MARK" | addrs)" = "$want" ] || die "-j 1 differs"
 hex=$(printf %s "$MARK" | od -An -tx1 | tr -d ' \n')
