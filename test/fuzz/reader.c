@@ -27,10 +27,11 @@ static void fuzz_frames(const uint8_t *data, size_t size)
 {
 	struct pstore_iter *it;
 	struct img_frame f;
+	int ret;
 
 	if (pstore_iter_open_mem(data, size, "fuzz", &it))
 		return;
-	while (pstore_iter_next(it, &f, 1) > 0)
+	while ((ret = pstore_iter_next(it, &f, 1)) > 0 || (ret < 0 && pstore_iter_can_go_on(it)))
 		;
 	pstore_iter_free(it);
 }
