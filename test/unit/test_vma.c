@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* Unit tests of criu-mem/vma.c: maps line parser, VmFlags, kinds, vmflag table. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -223,4 +229,129 @@ UNIT_TEST(vma_list_self)
 	CHECK(stack && vdso && exe_bid);
 	vma_list_release(&l);
 	return 0;
+}
+
+/* A forked child maps one region of each kind; vma_list_read() on it must
+ * classify each one and report its VmFlags. */
+enum { K_SHANON, K_MEMFD, K_DEVSHM, K_SYSV, K_FPRIV, K_FSHARED, K_DELETED, K_DD, K_NONE, K_NR };
+
+static void kinds_child(int wfd, const char *dir)
+{
+	uint64_t child_regions[K_NR];
+	char path[256];
+	int fd, id, i;
+	char *m;
+
+	child_regions[K_SHANON] = (uintptr_t)mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+						  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	fd = memfd_create("unit memfd", 0);
+	if (fd < 0 || ftruncate(fd, 8192))
+		_exit(1);
+	child_regions[K_MEMFD] = (uintptr_t)mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+	snprintf(path, sizeof(path), "/dev/shm/cm-unit-%d", getpid());
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	if (fd < 0 || ftruncate(fd, 8192))
+		_exit(1);
+	unlink(path);
+	child_regions[K_DEVSHM] = (uintptr_t)mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+	id = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+	child_regions[K_SYSV] = id < 0 ? 0 : (uintptr_t)shmat(id, NULL, SHM_RDONLY);
+	if (id >= 0)
+		shmctl(id, IPC_RMID, NULL);
+	snprintf(path, sizeof(path), "%s/a file", dir);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	if (fd < 0 || ftruncate(fd, 16384))
+		_exit(1);
+	child_regions[K_FPRIV] = (uintptr_t)mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	child_regions[K_FSHARED] = (uintptr_t)mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+						   MAP_SHARED, fd, 8192);
+	snprintf(path, sizeof(path), "%s/gone (x)", dir);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	if (fd < 0 || ftruncate(fd, 4096))
+		_exit(1);
+	child_regions[K_DELETED] = (uintptr_t)mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	unlink(path);
+	m = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	madvise(m + 4096, 4096, MADV_DONTDUMP);	/* splits out a VMA of its own */
+	child_regions[K_DD] = (uintptr_t)m + 4096;
+	child_regions[K_NONE] = (uintptr_t)mmap(NULL, 1 << 20, PROT_NONE,
+						MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	for (i = 0; i < K_NR; i++)
+		if (child_regions[i] == (uintptr_t)MAP_FAILED)
+			child_regions[i] = 0;
+	if (write(wfd, child_regions, sizeof(child_regions)) != sizeof(child_regions))
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+static const struct vma *find_vma(const struct vma_list *l, uint64_t addr)
+{
+	size_t i;
+
+	for (i = 0; addr && i < l->nr; i++)
+		if (l->v[i].start == addr)
+			return &l->v[i];
+	return NULL;
+}
+
+UNIT_TEST(vma_list_child_kinds)
+{
+	static const VmaKind want[K_NR] = {
+		VMA_KIND__VMA_ANON_SHARED, VMA_KIND__VMA_SHMEM, VMA_KIND__VMA_SHMEM,
+		VMA_KIND__VMA_SHMEM, VMA_KIND__VMA_FILE_PRIVATE, VMA_KIND__VMA_FILE_SHARED,
+		VMA_KIND__VMA_FILE_PRIVATE, VMA_KIND__VMA_ANON_PRIVATE, VMA_KIND__VMA_ANON_PRIVATE,
+	};
+	const char *dir = unit_tmpdir();
+	uint64_t r[K_NR];
+	struct vma_list l;
+	const struct vma *v;
+	int p[2], i, ret = 1;
+	char path[256];
+	pid_t pid;
+
+	CHECK(dir && !pipe(p));
+	pid = fork();
+	if (!pid)
+		kinds_child(p[1], dir);
+	close(p[1]);
+	vma_list_init(&l);
+	if (read(p[0], r, sizeof(r)) != sizeof(r) || vma_list_read(&l, pid))
+		goto out;
+	for (i = 0; i < K_NR; i++) {
+		v = find_vma(&l, r[i]);
+		if (!v || v->kind != want[i]) {
+			fprintf(stderr, "  region %d at %#lx: kind %d, want %d\n", i,
+				(unsigned long)r[i], v ? (int)v->kind : -1, want[i]);
+			goto out;
+		}
+	}
+	v = find_vma(&l, r[K_MEMFD]);
+	if (strcmp(v->path, "/memfd:unit memfd") || !v->deleted)
+		goto out;
+	v = find_vma(&l, r[K_FSHARED]);
+	snprintf(path, sizeof(path), "%s/a file", dir);
+	if (strcmp(v->path, path) || v->pgoff != 8192 || v->prot != (PROT_READ | PROT_WRITE) ||
+	    !(v->vm_flags & (1ull << VMF_SH)))
+		goto out;
+	v = find_vma(&l, r[K_DELETED]);
+	snprintf(path, sizeof(path), "%s/gone (x)", dir);
+	if (strcmp(v->path, path) || !v->deleted)
+		goto out;
+	if (!(find_vma(&l, r[K_DD])->vm_flags & (1ull << VMF_DD)))
+		goto out;
+	if (find_vma(&l, r[K_NONE])->prot != 0)
+		goto out;
+	ret = 0;
+out:
+	if (ret)
+		fprintf(stderr, "  child VMA check failed\n");
+	vma_list_release(&l);
+	close(p[0]);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	snprintf(path, sizeof(path), "%s/a file", dir);
+	unlink(path);
+	rmdir(dir);
+	return ret;
 }
