@@ -41,6 +41,12 @@ static int getregset(pid_t tid, int type, size_t max, ProtobufCBinaryData *out)
 		free(buf);
 		return err;
 	}
+	if (iov.iov_len < max) {	/* give back the slack of a large probe buffer */
+		void *n = realloc(buf, iov.iov_len ? iov.iov_len : 1);
+
+		if (n)
+			buf = n;
+	}
 	out->data = buf;
 	out->len = iov.iov_len;
 	return 0;
