@@ -12,6 +12,9 @@ kill -USR1 "$TPID"
 for i in $(seq 200); do grep -q '^changed' "$out" && break; sleep 0.05; done
 grep -q '^changed' "$out" || die "target did not change its memory"
 "$CRIU_MEM" dump -t "$TPID" -D "$T/d2" --leave-running || die "dump 2 failed"
+# the same state as an incremental child of d1: its unchanged pages are PE_PARENT
+"$CRIU_MEM" dump -t "$TPID" -D "$T/d3" --leave-running --prev-images-dir ../d1 ||
+	die "incremental dump failed"
 assert_running "$TPID"
 
 "$CRIU_MEM" diff "$T/d1" "$T/d1" >"$T/same"; rc=$?
@@ -20,11 +23,12 @@ grep -q "^summary: 0 VMAs added, 0 removed, 0 changed; 0 page ranges" "$T/same" 
 
 "$CRIU_MEM" diff "$T/d1" "$T/d2" >"$T/text"; rc=$?
 [ $rc = 5 ] || die "diff exit status $rc, expected 5"
-"$CRIU_MEM" diff --json "$T/d1" "$T/d2" >"$T/json"; rc=$?
-[ $rc = 5 ] || die "diff --json exit status $rc, expected 5"
 cat "$T/text"
+for child in d2 d3; do
+	"$CRIU_MEM" diff --json "$T/d1" "$T/$child" >"$T/json"; rc=$?
+	[ $rc = 5 ] || die "diff --json exit status $rc, expected 5"
 
-python3 - "$T/json" "$out" "$(getconf PAGESIZE)" <<'PY' || die "diff does not match the target's changes"
+	python3 - "$T/json" "$out" "$(getconf PAGESIZE)" <<-'PY' || die "diff d1 $child does not match the target's changes"
 import json, sys
 d = json.load(open(sys.argv[1]))
 ps = int(sys.argv[3])
@@ -58,7 +62,8 @@ if not ok:
     print("want", [[hex(a), hex(b), n] for a, b, n in want], "newvma", hex(newvma[0]))
     sys.exit(1)
 print("diff: region ranges", [[hex(a), hex(b), n] for a, b, n in got], "new VMA", hex(newvma[0]))
-PY
+	PY
+done
 grep -q "^vma added .*$(printf %012x $(($(awk '/^newvma/{print $2}' "$out"))))-" "$T/text" ||
 	die "text output lacks the added VMA"
 echo "diff: ok"
