@@ -294,8 +294,16 @@ static int dec_file(struct dec *d, const char *path)
 	int ret;
 
 	ret = img_reader_open_path(path, &r);
-	if (ret)
+	if (ret) {
+		if (d->j) {
+			json_obj_begin(d->j, NULL);
+			json_str(d->j, "file", path);
+			json_str(d->j, "error", img_strerror());
+			json_obj_end(d->j);
+			json_finish(d->j);
+		}
 		return cm_err(ret, "%s", img_strerror());
+	}
 	k = img_kind_get(img_reader_kind(r));
 	if (d->j) {
 		json_obj_begin(d->j, NULL);
