@@ -4,6 +4,7 @@
  * detection, raw frames for random data, many frames, empty images, huge
  * runs, the parallel frame walk.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,5 +240,42 @@ UNIT_TEST(img_pstore_huge_runs)
 	free(pages);
 	*strrchr(path, '/') = 0;
 	timg_rmrf(path);
+	return 0;
+}
+
+/* One unaligned read across runs of every kind, with the absent bitmap. */
+UNIT_TEST(img_mem_read_unaligned_span)
+{
+	static const struct timg_vma v[] = { { 0x600000, 3, 0, NULL, "PZ-RHPP-P" } };
+	struct timg t = { .pid = 11, .vmas = v, .nr_vmas = 1,
+			  .opts = { .frame_bytes = 2 * 4096, .threads = 2 } };
+	const size_t ps = 4096, n = 9;
+	uint8_t *got = malloc(n * ps), *want = malloc(n * ps), absent[2];
+	struct pstore_stats st;
+	struct img_mem *m = NULL;
+	struct img_dir *d = NULL;
+	char path[128];
+	size_t i;
+
+	CHECK(!roundtrip(&t, &st, &m, &d, path, sizeof(path)));
+	for (i = 0; i < n; i++)
+		timg_page(0x600000 + i * ps, v[0].pages[i], want + i * ps, ps);
+	memset(got, 0xee, n * ps);
+	CHECK_EQ(img_mem_read(m, 0x600000 + 100, got + 100, n * ps - 200, absent), 2);
+	CHECK_EQ(absent[0], (1 << 2) | (1 << 7));
+	CHECK_EQ(absent[1], 0);
+	CHECK(got[99] == 0xee && got[n * ps - 100] == 0xee);
+	for (i = 100; i < n * ps - 100; i++) {
+		size_t pg = i / ps;
+
+		if (v[0].pages[pg] == '-')
+			CHECK(got[i] == 0xee);	/* absent pages are left untouched */
+		else
+			CHECK(got[i] == want[i]);
+	}
+	CHECK_EQ(img_mem_read(m, UINT64_MAX - 10, got, 100, NULL), -EOVERFLOW);
+	free(got);
+	free(want);
+	done(m, d, path);
 	return 0;
 }
