@@ -19,7 +19,15 @@
 
 enum {
 	OPT_PIDFILE = 256, OPT_PIDMISMATCH, OPT_FORCE, OPT_KILL, OPT_JSON, OPT_THREADS,
-	OPT_CGROUP, OPT_NOPROGRESS,
+	OPT_CGROUP, OPT_NOPROGRESS, OPT_STDIN, OPT_STDOUT, OPT_STDERR, OPT_INHERIT,
+	OPT_SKIPFD,
+};
+
+#define MAX_INHERIT 64
+
+struct restore_cli {
+	struct restore_opts o;
+	struct restore_inherit_fd inherit[MAX_INHERIT];
 };
 
 static const struct option restore_longopts[] = {
@@ -34,6 +42,11 @@ static const struct option restore_longopts[] = {
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "freeze-cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "no-progress", no_argument, NULL, OPT_NOPROGRESS },
+	{ "stdin", required_argument, NULL, OPT_STDIN },
+	{ "stdout", required_argument, NULL, OPT_STDOUT },
+	{ "stderr", required_argument, NULL, OPT_STDERR },
+	{ "inherit-fd", required_argument, NULL, OPT_INHERIT },
+	{ "skip-unsupported-fds", no_argument, NULL, OPT_SKIPFD },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -57,13 +70,20 @@ static void restore_usage(FILE *f)
 		"                           modified (default: leave it stopped)\n"
 		"      --threads N          decompression threads (default: online CPUs)\n"
 		"      --freeze-cgroup PATH freeze through this cgroup (v2 or v1 freezer)\n"
+		"      --stdin/--stdout/--stderr FILE\n"
+		"                           new process: open its fd 0/1/2 from FILE\n"
+		"      --inherit-fd fd[FROM]:FD\n"
+		"                           new process: its fd FD is our fd FROM (repeatable)\n"
+		"      --skip-unsupported-fds  new process: leave fds that can't be reopened closed\n"
 		"      --no-progress        no progress bar\n"
 		"      --json               print the summary as JSON on stdout\n"
 		"  -h, --help               this text\n\n"
 		"The whole image is read and every checksum verified before the target is\n"
 		"touched; a corrupt image or one for another arch, page size or vdso layout\n"
 		"is refused.\n"
-		"exit codes: 0 ok, 1 failure, 2 usage, 3 bad image, 4 target missing/traced\n");
+		"exit codes (in place, or new process with -d): 0 ok, 1 failure, 2 usage,\n"
+		"3 bad image, 4 target missing/traced. A new process without -d: its exit\n"
+		"status (128+signal when killed).\n");
 }
 
 static int parse_num(const char *s, const char *what, long min, long max, long *out)
@@ -81,8 +101,30 @@ static int parse_num(const char *s, const char *what, long min, long max, long *
 	return 0;
 }
 
-static int parse_one(struct restore_opts *o, int opt, const char *arg)
+/* "fd[FROM]:FD" */
+static int parse_inherit(struct restore_cli *rc, const char *arg)
 {
+	struct restore_opts *o = &rc->o;
+	int from, fd, n = 0;
+
+	if (sscanf(arg, "fd[%d]:%d%n", &from, &fd, &n) != 2 || arg[n] || from < 0 || fd < 0) {
+		pr_err("invalid --inherit-fd '%s' (expected fd[FROM]:FD)", arg);
+		return -EINVAL;
+	}
+	if (o->nr_inherit_fds == MAX_INHERIT) {
+		pr_err("too many --inherit-fd (at most %d)", MAX_INHERIT);
+		return -EINVAL;
+	}
+	rc->inherit[o->nr_inherit_fds].from = from;
+	rc->inherit[o->nr_inherit_fds].fd = fd;
+	o->nr_inherit_fds++;
+	o->inherit_fds = rc->inherit;
+	return 0;
+}
+
+static int parse_one(struct restore_cli *rc, int opt, const char *arg)
+{
+	struct restore_opts *o = &rc->o;
 	long v;
 
 	switch (opt) {
@@ -105,22 +147,41 @@ static int parse_one(struct restore_opts *o, int opt, const char *arg)
 		return 0;
 	case OPT_CGROUP: o->freeze_cgroup = arg; return 0;
 	case OPT_NOPROGRESS: o->no_progress = 1; return 0;
+	case OPT_STDIN: o->std_path[0] = arg; return 0;
+	case OPT_STDOUT: o->std_path[1] = arg; return 0;
+	case OPT_STDERR: o->std_path[2] = arg; return 0;
+	case OPT_INHERIT: return parse_inherit(rc, arg);
+	case OPT_SKIPFD: o->skip_unsupported_fds = 1; return 0;
 	default: return -EINVAL;
 	}
 }
 
+static int write_pidfile(const char *path, pid_t pid)
+{
+	FILE *f = fopen(path, "w");
+	int bad;
+
+	if (!f)
+		return cm_err(-errno, "cannot write pid file '%s'", path);
+	bad = fprintf(f, "%d\n", (int)pid) < 0;
+	if (fclose(f) || bad)
+		return cm_err(-EIO, "cannot write pid file '%s'", path);
+	return 0;
+}
+
 int cmd_restore(int argc, char **argv)
 {
-	struct restore_opts o;
+	struct restore_cli rc;
+	struct restore_opts *po = &rc.o;
 	int opt, ret;
 
-	memset(&o, 0, sizeof(o));
+	memset(&rc, 0, sizeof(rc));
 	while ((opt = getopt_long(argc, argv, "D:t:dh", restore_longopts, NULL)) != -1) {
 		if (opt == 'h') {
 			restore_usage(stdout);
 			return CM_EXIT_OK;
 		}
-		if (opt == '?' || parse_one(&o, opt, optarg)) {
+		if (opt == '?' || parse_one(&rc, opt, optarg)) {
 			restore_usage(stderr);
 			return CM_EXIT_USAGE;
 		}
@@ -129,24 +190,19 @@ int cmd_restore(int argc, char **argv)
 		pr_err("unexpected argument '%s'", argv[optind]);
 		return CM_EXIT_USAGE;
 	}
-	if (!o.images_dir) {
+	if (!po->images_dir) {
 		pr_err("-D/--images-dir is required");
 		return CM_EXIT_USAGE;
 	}
-	if (o.tree_pid && o.detached)
+	if (po->tree_pid && po->detached)
 		pr_warn("-d/--restore-detached has no effect with -t");
-	if (o.tree_pid) {
-		ret = restore_inplace(&o);
-		if (!ret && o.pidfile) {
-			FILE *f = fopen(o.pidfile, "w");
-
-			if (!f || fprintf(f, "%d\n", (int)o.tree_pid) < 0 || fclose(f)) {
-				pr_err("cannot write pid file '%s': %s", o.pidfile, strerror(errno));
-				return CM_EXIT_FAIL;
-			}
-		}
-	} else {
-		ret = restore_new(&o);
+	if (!po->tree_pid) {
+		/* restore_new() writes --pidfile itself; >= 0 is the process's status */
+		ret = restore_new(po);
+		return ret >= 0 ? ret : cm_exit_code(ret);
 	}
+	ret = restore_inplace(po);
+	if (!ret && po->pidfile)
+		ret = write_pidfile(po->pidfile, po->tree_pid);
 	return cm_exit_code(ret);
 }

@@ -116,8 +116,10 @@ static int check_machine(struct restore_ctx *c)
 	if (inv->has_vdso_size && inv->vdso_size != sz)
 		return cm_err(-EPROTONOSUPPORT, "image [vdso] is %u bytes, this kernel's %" PRIu64,
 			      inv->vdso_size, sz);
+	/* 6.x kernels have [vvar] and [vvar_vclock]; the dumper records one of them. */
 	sz = special_vma_size(0, "[vvar]");
-	if (inv->has_vvar_size && inv->vvar_size != sz)
+	if (inv->has_vvar_size && inv->vvar_size != sz &&
+	    inv->vvar_size != special_vma_size(0, "[vvar_vclock]"))
 		return cm_err(-EPROTONOSUPPORT, "image [vvar] is %u bytes, this kernel's %" PRIu64,
 			      inv->vvar_size, sz);
 	return 0;

@@ -115,7 +115,12 @@ int restore_inplace(const struct restore_opts *o)
 	c.st.t_stopped_ns = freeze_elapsed_ns(&fz);
 	if (ret) {
 		inject_release(&in);
-		inplace_fail(&c, &fz, ret);
+		if (c.started) {
+			inplace_fail(&c, &fz, ret);
+		} else {
+			pr_err("nothing was restored; pid %d is left as it was", (int)fz.pid);
+			freeze_release(&fz);
+		}
 		goto out;
 	}
 	ret = freeze_release(&fz);

@@ -206,7 +206,7 @@ static int check_specials(struct restore_ctx *c, const struct vma_list *l)
 		if (i->kind != VMA_KIND__VMA_VDSO && i->kind != VMA_KIND__VMA_VVAR)
 			continue;
 		lv = live_find(l, i->start);
-		if (!lv || lv->start != i->start || lv->end != i->end || lv->kind != i->kind)
+		if (!lv || lv->start != i->start || lv->end != i->end || !kind_special(lv->kind))
 			return cm_err(-EPROTONOSUPPORT, "image %s at %#" PRIx64 "-%#" PRIx64 " is not "
 				      "where pid %d has it: in-place restore needs the same vdso layout",
 				      i->path ? i->path : "[vdso]", i->start, i->end, (int)c->pid);
@@ -288,7 +288,8 @@ static int do_unmaps(struct restore_ctx *c, const struct ranges *un)
 	return 0;
 }
 
-static int do_brk(struct restore_ctx *c)
+/* Sets brk; before the unmaps (a shrink needs the heap still mapped) and after. */
+static int do_brk(struct restore_ctx *c, int last)
 {
 	const MmEntry *mm = c->mem->mm;
 	long cur, ret;
@@ -301,7 +302,7 @@ static int do_brk(struct restore_ctx *c)
 	ret = inj(c, SYS_brk, mm->brk, 0, 0, 0, 0, 0);
 	if (ret < 0)
 		return (int)ret;
-	if ((uint64_t)ret != mm->brk)
+	if ((uint64_t)ret != mm->brk && last)
 		pr_warn("pid %d: brk stays at %#lx, the image has %#" PRIx64, (int)c->pid, ret,
 			mm->brk);
 	return 0;
@@ -533,52 +534,6 @@ static int read_live(struct restore_ctx *c, struct vma_list *l)
 	return 0;
 }
 
-int restore_layout(struct restore_ctx *c)
-{
-	struct ranges un = { 0 }, map = { 0 };
-	struct vma_list l;
-	int ret;
-
-	vma_list_init(&l);
-	ret = read_live(c, &l);
-	if (!ret)
-		ret = plan_diff(c->mem, &l, &un, &map);
-	if (!ret)
-		ret = check_specials(c, &l);
-	if (!ret)
-		ret = check_recreatable(c, &map);
-	if (ret)
-		goto out;
-	/* Point of no return: the target is modified from here on. */
-	c->started |= RST_LAYOUT;
-	ret = do_unmaps(c, &un);
-	if (!ret)
-		ret = do_brk(c);
-	if (!ret)
-		ret = read_live(c, &l);
-	if (ret)
-		goto out;
-	map.nr = 0;
-	un.nr = 0;
-	ret = plan_diff(c->mem, &l, &un, &map);
-	if (!ret && un.nr)
-		ret = cm_err(-EAGAIN, "pid %d still has %zu ranges the image doesn't after unmapping",
-			     (int)c->pid, un.nr);
-	if (!ret)
-		ret = do_maps(c, &l, &map);
-	if (!ret)
-		ret = do_prots(c, &l);
-	if (!ret)
-		ret = do_guard_remove(c, &l);
-	if (!ret)
-		c->done |= RST_LAYOUT;
-out:
-	vma_list_release(&l);
-	free(un.r);
-	free(map.r);
-	return ret;
-}
-
 /* ---- madvise state ---- */
 
 /* The advice that clears a flag the image doesn't have; 0 when none exists. */
@@ -633,6 +588,27 @@ static int madvise_range(struct restore_ctx *c, const VmaEntry *i, const struct 
 	return 0;
 }
 
+/* Makes the madvise-settable VmFlags of every live VMA equal to the image's. */
+static int apply_flags(struct restore_ctx *c, const struct vma_list *l)
+{
+	const struct img_mem *m = c->mem;
+	size_t j, k = 0, q;
+	int ret = 0;
+
+	for (j = 0; j < m->nr_vmas && !ret; j++) {
+		const VmaEntry *i = m->vmas[j];
+
+		if (kind_special(i->kind) || i->kind == VMA_KIND__VMA_HUGETLB || !i->has_vm_flags)
+			continue;
+		while (k < l->nr && l->v[k].end <= i->start)
+			k++;
+		for (q = k; q < l->nr && l->v[q].start < i->end && !ret; q++)
+			if (!kind_special(l->v[q].kind))
+				ret = madvise_range(c, i, &l->v[q]);
+	}
+	return ret;
+}
+
 static int install_guards(struct restore_ctx *c, const VmaEntry *i)
 {
 	size_t k, ps = c->page_size;
@@ -654,34 +630,87 @@ static int install_guards(struct restore_ctx *c, const VmaEntry *i)
 	return 0;
 }
 
+int restore_layout(struct restore_ctx *c)
+{
+	struct ranges un = { 0 }, map = { 0 };
+	struct vma_list l;
+	int ret;
+
+	vma_list_init(&l);
+	ret = read_live(c, &l);
+	if (!ret)
+		ret = plan_diff(c->mem, &l, &un, &map);
+	if (!ret)
+		ret = check_specials(c, &l);
+	if (!ret)
+		ret = check_recreatable(c, &map);
+	if (ret)
+		goto out;
+	/* Point of no return: the target is modified from here on. */
+	c->started |= RST_LAYOUT;
+	ret = do_brk(c, 0);
+	if (!ret)
+		ret = do_unmaps(c, &un);
+	if (!ret)
+		ret = do_brk(c, 1);
+	if (!ret)
+		ret = read_live(c, &l);
+	if (ret)
+		goto out;
+	map.nr = 0;
+	un.nr = 0;
+	ret = plan_diff(c->mem, &l, &un, &map);
+	if (!ret && un.nr)
+		ret = cm_err(-EAGAIN, "pid %d still has %zu ranges the image doesn't after unmapping",
+			     (int)c->pid, un.nr);
+	/*
+	 * Prot and flags of the kept VMAs first, so that a recreated VMA merges
+	 * with its neighbours the way it did at dump time: once it has pages
+	 * (an anon_vma of its own) it no longer can.
+	 */
+	if (!ret)
+		ret = do_prots(c, &l);
+	if (!ret)
+		ret = apply_flags(c, &l);
+	if (!ret)
+		ret = do_guard_remove(c, &l);
+	if (!ret)
+		ret = do_maps(c, &l, &map);
+	if (!ret && map.nr) {
+		ret = read_live(c, &l);
+		if (!ret)
+			ret = apply_flags(c, &l);
+	}
+	if (!ret)
+		c->done |= RST_LAYOUT;
+out:
+	vma_list_release(&l);
+	free(un.r);
+	free(map.r);
+	return ret;
+}
+
+/*
+ * The flags were set with the layout; this pass catches what the page
+ * writes changed (none expected) and installs the image's guard regions.
+ */
 int restore_madvise(struct restore_ctx *c)
 {
 	const struct img_mem *m = c->mem;
 	struct vma_list l;
-	size_t j, k;
+	size_t j;
 	int ret;
 
 	c->started |= RST_MADVISE;
 	vma_list_init(&l);
 	ret = read_live(c, &l);
-	if (ret)
-		goto out;
-	for (j = 0, k = 0; j < m->nr_vmas && !ret; j++) {
-		const VmaEntry *i = m->vmas[j];
-
-		if (kind_special(i->kind) || i->kind == VMA_KIND__VMA_HUGETLB)
-			continue;
-		while (k < l.nr && l.v[k].end <= i->start)
-			k++;
-		for (size_t q = k; q < l.nr && l.v[q].start < i->end && !ret; q++)
-			if (i->has_vm_flags)
-				ret = madvise_range(c, i, &l.v[q]);
-		if (!ret)
-			ret = install_guards(c, i);
-	}
+	if (!ret)
+		ret = apply_flags(c, &l);
+	for (j = 0; j < m->nr_vmas && !ret; j++)
+		if (!kind_special(m->vmas[j]->kind))
+			ret = install_guards(c, m->vmas[j]);
 	if (!ret)
 		c->done |= RST_MADVISE;
-out:
 	vma_list_release(&l);
 	return ret;
 }

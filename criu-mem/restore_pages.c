@@ -214,6 +214,7 @@ struct zplan {
 	size_t nr_dn, cap_dn;
 	uint64_t ps;
 	int with_zero;			/* discard PE_ZERO runs too */
+	int skip_file;			/* file-private: page-cache pages are not COWed copies */
 };
 
 static int zr_push(struct zr **v, size_t *nr, size_t *cap, uint64_t s, uint64_t e)
@@ -242,6 +243,8 @@ static int live_cb(void *arg, const struct pscan_run *r)
 	if (r->flags & (PSCAN_GUARD | PSCAN_PFNZERO))
 		return 0;	/* guards are handled with the layout; zero pages read as zero */
 	if (!(r->flags & (PSCAN_PRESENT | PSCAN_SWAPPED)))
+		return 0;
+	if (z->skip_file && (r->flags & PSCAN_FILE))
 		return 0;
 	return zr_push(&z->live, &z->nr_live, &z->cap_live, r->vaddr,
 		       r->vaddr + r->nr_pages * z->ps);
@@ -368,6 +371,7 @@ static int zero_vma(struct pw *w, struct pscan *ps, const VmaEntry *v, struct zp
 	z->nr_live = z->nr_dn = 0;
 	z->ps = c->page_size;
 	z->with_zero = !file;
+	z->skip_file = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
 	if (file) {
 		ret = zero_runs(w, v);
 		if (ret || v->kind == VMA_KIND__VMA_FILE_SHARED)

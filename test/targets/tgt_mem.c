@@ -23,6 +23,12 @@
  *   On SIGUSR1 it verifies every region against SEED, prints "ok" or
  *   "mismatch NAME OFFSET" lines and exits 0 when intact, 1 when not.
  *   SIGTERM/SIGINT: exits 2 without checking.
+ *   SIGUSR2 "scramble" (restore tests): rewrites every region (holes and
+ *   zero pages included, except pages of shared files that hold file
+ *   content), unmaps, remaps and mprotects some, maps new regions, grows
+ *   brk, changes madvise flags, installs a guard page, then prints
+ *   "scrambled". A later SIGUSR1 then reports a mismatch unless the memory
+ *   was restored.
  * Fds 0-2 are kept; every inherited fd >= 3 is closed at start, so the fd
  * table holds only stdio (plus what a mode maps and closes again).
  */
@@ -69,12 +75,14 @@ struct tgt {
 	int size_given;
 };
 
-static volatile sig_atomic_t got_usr1, got_term;
+static volatile sig_atomic_t got_usr1, got_usr2, got_term;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
 		got_usr1 = 1;
+	else if (sig == SIGUSR2)
+		got_usr2 = 1;
 	else
 		got_term = 1;
 }
@@ -418,6 +426,103 @@ static void cleanup_files(const struct tgt *t)
 			unlink(t->r[i].path);
 }
 
+/* ---- SIGUSR2: scramble, so that only a restore makes SIGUSR1 pass ---- */
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+static struct region *region_by_name(struct tgt *t, const char *name)
+{
+	int i;
+
+	for (i = 0; i < t->nr; i++)
+		if (!strcmp(t->r[i].name, name))
+			return &t->r[i];
+	return NULL;
+}
+
+static void scribble(unsigned char *p, size_t len, uint64_t x)
+{
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		x = mix(x + i);
+		memcpy(p + i, &x, 8);
+	}
+}
+
+/* New contents everywhere: pattern, zero and untouched pages alike. */
+static void scramble_contents(struct tgt *t, struct region *r)
+{
+	size_t pg, n = r->len / PS;
+
+	if (r->prot || !strcmp(r->name, "manyvmas"))
+		mprotect(r->addr, r->len, PROT_READ | PROT_WRITE);
+	for (pg = 0; pg < n; pg++) {
+		if (r->fill == FILL_SPARSE && pg >= 64 && page_kind(r, pg) == PG_HOLE)
+			continue;	/* 64 GiB: a few pages are enough */
+		if (!strcmp(r->name, "fileshared") && pg % 4 == 0)
+			continue;	/* file content, not memory: not in the image */
+		if (!strcmp(r->name, "manyvmas") && pg % 3)
+			continue;
+		scribble(r->addr + pg * PS, PS, t->seed ^ 0x5c4a3b2a1900ULL ^ pg);
+	}
+}
+
+static void *scramble_map(size_t len, int prot, int flags, void *at)
+{
+	void *p = mmap(at, len, prot, flags | MAP_ANONYMOUS | (at ? MAP_FIXED : 0), -1, 0);
+
+	if (p != MAP_FAILED && (prot & PROT_WRITE))
+		memset(p, 0x77, len);
+	return p;
+}
+
+static void scramble(struct tgt *t)
+{
+	struct region *r;
+	void *brk0;
+	int i, fd;
+
+	for (i = 0; i < t->nr; i++)
+		if (strcmp(t->r[i].name, "hugetlb"))
+			scramble_contents(t, &t->r[i]);
+	r = region_by_name(t, "anon");
+	if (r) {
+		/* The last quarter: a new mapping with another prot. */
+		munmap(r->addr + r->len * 3 / 4, r->len / 4);
+		scramble_map(r->len / 4, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE,
+			     r->addr + r->len * 3 / 4);
+		mprotect(r->addr + 32 * PS, 8 * PS, PROT_READ);
+		madvise(r->addr, 16 * PS, MADV_DONTFORK);
+		madvise(r->addr + 64 * PS, 16 * PS, MADV_DONTDUMP);
+		madvise(r->addr + 100 * PS, PS, MADV_GUARD_INSTALL);
+	}
+	r = region_by_name(t, "anon-dense");
+	if (r)
+		munmap(r->addr, r->len);
+	r = region_by_name(t, "shared");
+	if (r)	/* another shared object at the same address */
+		scramble_map(r->len, PROT_READ | PROT_WRITE, MAP_SHARED, r->addr);
+	r = region_by_name(t, "fileprivate");
+	if (r)
+		mprotect(r->addr, 8 * PS, PROT_READ);
+	r = region_by_name(t, "thp");
+	if (r)
+		madvise(r->addr, r->len, MADV_NOHUGEPAGE);
+	for (i = 0; i < 3; i++)
+		scramble_map((i + 1) * 16 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL);
+	fd = open("/proc/self/exe", O_RDONLY);
+	if (fd >= 0) {
+		mmap(NULL, PS, PROT_READ, MAP_PRIVATE, fd, 0);
+		close(fd);
+	}
+	brk0 = sbrk(0);
+	if (sbrk(64 * PS) != (void *)-1)
+		memset(brk0, 0x33, 64 * PS);
+}
+
 int main(int argc, char **argv)
 {
 	static struct tgt t;
@@ -438,10 +543,12 @@ int main(int argc, char **argv)
 	syscall(SYS_close_range, 3, ~0U, 0);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, &old);
@@ -453,8 +560,14 @@ int main(int argc, char **argv)
 	for (i = 0; i < t.nr; i++)
 		printf("region %s %p %zu\n", t.r[i].name, (void *)t.r[i].addr, t.r[i].len);
 	printf("ready\n");
-	while (!got_usr1 && !got_term)
+	while (!got_usr1 && !got_term) {
 		sigsuspend(&old);
+		if (got_usr2 && !got_usr1 && !got_term) {
+			got_usr2 = 0;
+			scramble(&t);
+			printf("scrambled\n");
+		}
+	}
 	if (got_term) {
 		cleanup_files(&t);
 		return 2;
