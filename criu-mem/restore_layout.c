@@ -54,6 +54,10 @@ static int compatible(const struct vma *l, const VmaEntry *i)
 		return 0;
 	if ((l->flags & MAP_GROWSDOWN) != (i->flags & MAP_GROWSDOWN))
 		return 0;
+	/* "gu" (guards may be present) is sticky: only a new private VMA loses it. */
+	if (!(i->flags & MAP_SHARED) && i->has_vm_flags && (l->vm_flags & VMF(VMF_GU)) &&
+	    !(i->vm_flags & VMF(VMF_GU)))
+		return 0;
 	if (kind_anon_private(i->kind))
 		return kind_anon_private(l->kind);
 	if (l->kind != i->kind || l->dev != i->dev || l->ino != i->ino)
