@@ -37,13 +37,13 @@ test_cg() {
 
 	"$PROBE" -c "$cg" freeze-hold "$TPID" 20 >"$T/hold.out" 2>&1 &
 	H=$!
-	for _ in $(seq 200); do grep -q '^frozen' "$T/hold.out" && break; sleep 0.02; done
+	for _ in $(seq 500); do grep -q '^frozen' "$T/hold.out" && break; sleep 0.02; done
 	grep -q '^frozen' "$T/hold.out" || die "$v: holder did not freeze: $(cat "$T/hold.out")"
 	if [ "$v" = v2 ]; then
 		frozen_v2 "$cg" || die "v2: cgroup not frozen while held"
 	fi
 	kill -KILL "$H"; wait "$H" 2>/dev/null
-	for _ in $(seq 100); do frozen_$v "$cg" || break; sleep 0.02; done
+	for _ in $(seq 500); do frozen_$v "$cg" || break; sleep 0.02; done
 	frozen_$v "$cg" && die "$v: guard did not thaw the cgroup"
 	sleep 0.1
 	assert_running "$TPID"

@@ -33,7 +33,7 @@ grep -q "pid $tid is a thread of process $TPID" "$T/o" || die "thread id: messag
 "$PROBE" freeze-hold "$TPID" 10 >"$T/hold.out" 2>&1 &
 H=$!
 CHILDREN+=("$H")
-for _ in $(seq 200); do grep -q '^frozen' "$T/hold.out" && break; sleep 0.02; done
+for _ in $(seq 500); do grep -q '^frozen' "$T/hold.out" && break; sleep 0.02; done
 "$PROBE" inject "$TPID" >"$T/o" 2>&1; rc=$?
 [ $rc = 4 ] || die "traced: exit $rc: $(cat "$T/o")"
 grep -q "pid $TPID is already traced by $H" "$T/o" || die "traced: message: $(cat "$T/o")"

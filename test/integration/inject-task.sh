@@ -21,7 +21,7 @@ mkdir "$T/cwd"
 ) >"$T/tgt.out" 2>&1 &
 TPID=$!
 CHILDREN+=("$TPID")
-for _ in $(seq 200); do grep -q '^ready' "$T/tgt.out" && break; sleep 0.02; done
+for _ in $(seq 500); do grep -q '^ready' "$T/tgt.out" && break; sleep 0.02; done
 sleep 0.1
 
 out=$("$PROBE" task "$TPID") || die "task failed: $out"

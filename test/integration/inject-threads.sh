@@ -26,10 +26,10 @@ assert_running "$TPID"
 for t in /proc/$TPID/task/*; do
 	[ "$(awk '/^TracerPid:/{print $2}' "$t/status")" = 0 ] || die "thread ${t##*/} still traced"
 done
-s1=$(grep '^sum' "$T/tgt_threads.out" | tail -1)
 printf 'wxyz' >"$T/fifo"
-sleep 0.4
+for _ in $(seq 200); do [ "$(grep -c '^reader' "$T/tgt_threads.out")" = 4 ] && break; sleep 0.05; done
 [ "$(grep -c '^reader' "$T/tgt_threads.out")" = 4 ] || die "readers: $(grep reader "$T/tgt_threads.out")"
-s2=$(grep '^sum' "$T/tgt_threads.out" | tail -1)
-[ "$s1" != "$s2" ] || die "counters stopped"
+s1=$(grep '^sum' "$T/tgt_threads.out" | tail -1)
+for _ in $(seq 200); do [ "$s1" != "$(grep '^sum' "$T/tgt_threads.out" | tail -1)" ] && break; sleep 0.05; done
+[ "$s1" != "$(grep '^sum' "$T/tgt_threads.out" | tail -1)" ] || die "counters stopped"
 echo ok
