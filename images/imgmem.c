@@ -90,6 +90,30 @@ static int load_records(const struct img_dir *d, enum img_kind kind, unsigned in
 	return ret;
 }
 
+/* Calls cb for every record of a file, freeing each after the call. */
+static int walk_records(const struct img_dir *d, enum img_kind kind, unsigned int pid,
+			int (*cb)(void *arg, uint64_t idx, ProtobufCMessage *msg), void *arg)
+{
+	struct img_reader *r = NULL;
+	ProtobufCMessage *msg;
+	uint64_t idx = 0;
+	char name[64];
+	int ret;
+
+	img_kind_filename(kind, pid, name, sizeof(name));
+	ret = img_reader_open(d, kind, name, &r);
+	if (ret)
+		return ret;
+	while ((ret = img_reader_next(r, &msg)) > 0) {
+		ret = cb(arg, idx++, msg);
+		protobuf_c_message_free_unpacked(msg, NULL);
+		if (ret < 0)
+			break;
+	}
+	img_reader_free(r);
+	return ret;
+}
+
 static int check_vmas(struct img_mem *m, struct mem_chk *c, const char *name)
 {
 	size_t i, j = 0;
@@ -176,43 +200,45 @@ static int check_frame(struct img_mem *m, struct mem_chk *c, const FrameEntry *f
 	return 1;
 }
 
-static int load_frames(const struct img_dir *d, struct img_mem *m, struct mem_chk *c)
+struct frames_ctx {
+	struct img_mem *m;
+	struct mem_chk *c;
+	uint64_t prev_end, fsize;
+	size_t cap;
+};
+
+static int frame_cb(void *arg, uint64_t idx, ProtobufCMessage *msg)
 {
-	struct img_mem_cache *mc = m->cache;
-	FrameEntry **fes = NULL;
-	uint64_t prev_end = IMG_HDR_SIZE;
-	struct stat st;
-	size_t i, nr = 0;
+	struct frames_ctx *fc = arg;
+	struct img_mem *m = fc->m;
+	const FrameEntry *fe = (const FrameEntry *)msg;
 	int ret;
 
-	if (fstat(m->pages_fd, &st))
-		return img_err(-errno, "cannot stat '%s'", mc->pages_name);
-	ret = load_records(d, IMG_PAGEIDX, m->pid, NULL, &fes, &nr);
-	if (!ret && nr) {
-		m->frames = calloc(nr, sizeof(*m->frames));
-		if (!m->frames)
-			ret = img_err(-ENOMEM, "no memory for %zu frames", nr);
+	ret = grow(&m->frames, &fc->cap, m->nr_frames, sizeof(*m->frames));
+	if (ret)
+		return ret;
+	ret = check_frame(m, fc->c, fe, idx, &fc->prev_end, fc->fsize);
+	if (ret < 0)
+		return ret;
+	m->frames[m->nr_frames++] = (struct img_frame){ .id = idx,
+		.file_offset = fe->file_offset, .raw_len = ret ? fe->raw_len : 0,
+		.stored_len = fe->stored_len, .flags = fe->flags, .xxh3 = fe->xxh3 };
+	if (ret) {
+		m->cache->max_raw = MAX(m->cache->max_raw, fe->raw_len);
+		m->cache->max_stored = MAX(m->cache->max_stored, fe->stored_len);
 	}
-	for (i = 0; !ret && i < nr; i++) {
-		FrameEntry *fe = fes[i];
+	return 0;
+}
 
-		ret = check_frame(m, c, fe, i, &prev_end, st.st_size);
-		if (ret < 0)
-			break;
-		m->frames[i] = (struct img_frame){ .id = i, .file_offset = fe->file_offset,
-			.raw_len = ret ? fe->raw_len : 0, .stored_len = fe->stored_len,
-			.flags = fe->flags, .xxh3 = fe->xxh3 };
-		if (ret) {
-			mc->max_raw = MAX(mc->max_raw, fe->raw_len);
-			mc->max_stored = MAX(mc->max_stored, fe->stored_len);
-		}
-		ret = 0;
-	}
-	m->nr_frames = nr;
-	for (i = 0; i < nr; i++)
-		frame_entry__free_unpacked(fes[i], NULL);
-	free(fes);
-	return ret;
+static int load_frames(const struct img_dir *d, struct img_mem *m, struct mem_chk *c)
+{
+	struct frames_ctx fc = { m, c, IMG_HDR_SIZE, 0, 0 };
+	struct stat st;
+
+	if (fstat(m->pages_fd, &st))
+		return img_err(-errno, "cannot stat '%s'", m->cache->pages_name);
+	fc.fsize = st.st_size;
+	return walk_records(d, IMG_PAGEIDX, m->pid, frame_cb, &fc);
 }
 
 /* Index of the VMA containing addr, or -1. */
@@ -298,50 +324,66 @@ static int check_head(struct mem_chk *c, const PagemapHead *h, const uint64_t cn
 	return ret;
 }
 
-static int load_runs(const struct img_dir *d, struct img_mem *m, struct mem_chk *c)
-{
-	ProtobufCMessage *head = NULL;
-	PagemapEntry **pes = NULL;
-	uint64_t cnt[4] = { 0 };
-	size_t i, nr = 0;
+struct runs_ctx {
+	struct img_mem *m;
+	struct mem_chk *c;
+	PagemapHead head;	/* counts only */
+	int has_head;
+	uint64_t cnt[4], nr;
+	size_t cap;
 	char name[64];
+};
+
+static int run_cb(void *arg, uint64_t idx, ProtobufCMessage *msg)
+{
+	struct runs_ctx *rc = arg;
+	struct img_mem *m = rc->m;
+	const PagemapEntry *pe = (const PagemapEntry *)msg;
+	struct img_run r;
 	int ret;
 
-	img_kind_filename(IMG_PAGEMAP, m->pid, name, sizeof(name));
-	ret = load_records(d, IMG_PAGEMAP, m->pid, &head, &pes, &nr);
-	if (ret)
-		goto out;
-	if (!head) {
-		ret = img_err(-EBADMSG, "'%s': no head record", name);
-		goto out;
-	}
-	if (nr) {
-		m->runs = calloc(nr, sizeof(*m->runs));
-		if (!m->runs) {
-			ret = img_err(-ENOMEM, "no memory for %zu runs", nr);
-			goto out;
-		}
-	}
-	for (i = 0; i < nr; i++) {
-		struct img_run r = { pes[i]->vaddr, pes[i]->nr_pages, pes[i]->flags,
-				     pes[i]->frame, pes[i]->offset };
+	if (idx == 0) {	/* the head: kept for the count checks */
+		const PagemapHead *h = (const PagemapHead *)msg;
 
-		ret = check_run(m, c, &r, name);
-		if (ret < 0)
-			goto out;
-		if (ret) {
-			m->runs[m->nr_runs++] = r;
-			cnt[r.flags == PE_PRESENT ? 0 : r.flags == PE_ZERO ? 1 :
-			    r.flags == PE_PARENT ? 2 : 3] += r.nr_pages;
-		}
+		pagemap_head__init(&rc->head);
+		rc->has_head = 1;
+		rc->head.has_nr_runs = h->has_nr_runs;
+		rc->head.nr_runs = h->nr_runs;
+		rc->head.has_nr_stored = h->has_nr_stored;
+		rc->head.nr_stored = h->nr_stored;
+		rc->head.has_nr_zero = h->has_nr_zero;
+		rc->head.nr_zero = h->nr_zero;
+		rc->head.has_nr_parent = h->has_nr_parent;
+		rc->head.nr_parent = h->nr_parent;
+		rc->head.has_nr_lazy = h->has_nr_lazy;
+		rc->head.nr_lazy = h->nr_lazy;
+		return 0;
 	}
-	ret = check_head(c, (PagemapHead *)head, cnt, nr, name);
-out:
-	for (i = 0; i < nr; i++)
-		pagemap_entry__free_unpacked(pes[i], NULL);
-	free(pes);
-	if (head)
-		protobuf_c_message_free_unpacked(head, NULL);
+	rc->nr++;
+	r = (struct img_run){ pe->vaddr, pe->nr_pages, pe->flags, pe->frame, pe->offset };
+	ret = check_run(m, rc->c, &r, rc->name);
+	if (ret <= 0)
+		return ret;
+	ret = grow(&m->runs, &rc->cap, m->nr_runs, sizeof(*m->runs));
+	if (ret)
+		return ret;
+	m->runs[m->nr_runs++] = r;
+	rc->cnt[r.flags == PE_PRESENT ? 0 : r.flags == PE_ZERO ? 1 :
+		r.flags == PE_PARENT ? 2 : 3] += r.nr_pages;
+	return 0;
+}
+
+static int load_runs(const struct img_dir *d, struct img_mem *m, struct mem_chk *c)
+{
+	struct runs_ctx rc = { .m = m, .c = c };
+	int ret;
+
+	img_kind_filename(IMG_PAGEMAP, m->pid, rc.name, sizeof(rc.name));
+	ret = walk_records(d, IMG_PAGEMAP, m->pid, run_cb, &rc);
+	if (!ret && !rc.has_head)
+		ret = img_err(-EBADMSG, "'%s': no head record", rc.name);
+	if (!ret)
+		ret = check_head(c, &rc.head, rc.cnt, rc.nr, rc.name);
 	return ret;
 }
 
