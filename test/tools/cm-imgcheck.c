@@ -199,5 +199,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)c.tolerated);
 	img_mem_free(c.m);
 	img_dir_free(d);
+	close(c.mem_fd);
+	close(c.pm_fd);
+	free(c.r);
+	free(c.a);
+	free(c.b);
 	return c.bad || !c.compared;
 }
