@@ -15,15 +15,15 @@
 #include "log.h"
 #include "util.h"
 
-/*
- * "DIR/PREV" with "." and ".." folded lexically: DIR does not exist yet
- * while we dump, so the kernel cannot resolve "DIR/../parent".
- */
-static int join_lexical(const char *dir, const char *prev, char **out)
+int dump_parent_path(const char *dir, const char *prev, char **out)
 {
 	char *in = NULL, *res, *tok, *save = NULL;
 	size_t n = 0;
 
+	if (prev[0] == '/') {
+		*out = strdup(prev);
+		return *out ? 0 : -ENOMEM;
+	}
 	if (asprintf(&in, "%s/%s", dir, prev) < 0)
 		return -ENOMEM;
 	res = calloc(1, strlen(in) + 2);
@@ -70,10 +70,7 @@ int dump_parent_open(struct dump_parent *p, const char *images_dir, const char *
 
 	memset(p, 0, sizeof(*p));
 	p->ps = page_size();
-	if (prev[0] == '/')
-		ret = asprintf(&path, "%s", prev) < 0 ? -ENOMEM : 0;
-	else
-		ret = join_lexical(images_dir, prev, &path);
+	ret = dump_parent_path(images_dir, prev, &path);
 	if (ret)
 		return cm_err(-ENOMEM, "out of memory");
 	ret = img_dir_open(path, &p->dir);

@@ -38,6 +38,12 @@ int dump_parent_open(struct dump_parent *p, const char *images_dir, const char *
 		     pid_t pid, size_t cap_pages);
 void dump_parent_close(struct dump_parent *p);
 /*
+ * The parent's path: PREV when absolute, else "DIR/PREV" with "." and ".."
+ * folded lexically (DIR does not exist yet while we dump, so the kernel
+ * cannot resolve "DIR/../parent"). *out is malloc'd. Returns 0 or -ENOMEM.
+ */
+int dump_parent_path(const char *dir, const char *prev, char **out);
+/*
  * Places the staged pages: runs of >= PARENT_MIN_PAGES pages equal to the
  * parent become PE_PARENT holes, the others are copied into page store
  * buffers and submitted, in address order. Empties the stage.
