@@ -138,7 +138,7 @@ static int flush_pending(struct dump_ctx *c)
 		if (ret)
 			return ret;
 		c->pages_done += c->pending_pages;
-		progress_update(&c->prog, c->pages_done);
+		progress_update(&c->prog, c->pages_done * c->ps);
 	}
 	c->nr_pending = 0;
 	c->pending_pages = 0;
@@ -321,7 +321,7 @@ static int dump_pages(struct dump_ctx *c)
 	int ret;
 
 	for (i = 0; i < c->vmas.nr; i++)
-		total += c->vmas.v[i].rss_kb * 1024 / c->ps;
+		total += c->vmas.v[i].rss_kb * 1024;
 	progress_set_total(&c->prog, total);
 	for (i = 0; i < c->vmas.nr; i++) {
 		const struct vma *v = &c->vmas.v[i];
