@@ -151,7 +151,7 @@ static int cg_wait_v2(const char *dir)
 
 static int cg_wait_v1(const char *dir)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), kick = t0;
 	char buf[64];
 	int ret;
 
@@ -163,6 +163,12 @@ static int cg_wait_v1(const char *dir)
 			return 0;
 		if (now_ns() - t0 > FREEZE_TIMEOUT_NS)
 			return -ETIMEDOUT;
+		if (now_ns() - kick > 50 * 1000 * 1000) {
+			/* stuck in FREEZING: writing FROZEN again re-tries the
+			 * tasks that missed the first wakeup */
+			cg_write(dir, "freezer.state", "FROZEN");
+			kick = now_ns();
+		}
 		usleep(100);
 	}
 }

@@ -37,8 +37,9 @@ test_cg() {
 
 	"$PROBE" -c "$cg" freeze-hold "$TPID" 20 >"$T/hold.out" 2>&1 &
 	H=$!
-	for _ in $(seq 500); do grep -q '^frozen' "$T/hold.out" && break; sleep 0.02; done
-	grep -q '^frozen' "$T/hold.out" || die "$v: holder did not freeze: $(cat "$T/hold.out")"
+	for _ in $(seq 1500); do grep -q '^frozen\|error' "$T/hold.out" && break; sleep 0.02; done
+	grep -q '^frozen' "$T/hold.out" ||
+		die "$v: holder did not freeze: '$(cat "$T/hold.out")', state: $(cat "$cg/cgroup.events" "$cg/freezer.state" 2>/dev/null | tr '\n' ' ')"
 	if [ "$v" = v2 ]; then
 		frozen_v2 "$cg" || die "v2: cgroup not frozen while held"
 	fi
