@@ -283,6 +283,8 @@ static int do_unmaps(struct restore_ctx *c, const struct ranges *un)
 	long ret;
 
 	for (k = 0; k < un->nr; k++) {
+		pr_debug("pid %d: munmap %#" PRIx64 "-%#" PRIx64, (int)c->pid, un->r[k].start,
+			 un->r[k].end);
 		ret = inj(c, SYS_munmap, un->r[k].start, un->r[k].end - un->r[k].start, 0, 0, 0, 0);
 		if (ret < 0)
 			return cm_err((int)ret, "injected munmap(%#" PRIx64 "-%#" PRIx64 ") in pid %d "
@@ -411,6 +413,8 @@ static int map_one(struct mapper *mp, const struct range *r)
 		if (fd < 0)
 			return (int)fd;
 	}
+	pr_debug("pid %d: mmap %#" PRIx64 "-%#" PRIx64 " prot %#x flags %#lx '%s'", (int)c->pid,
+		 r->start, r->end, i->prot, flags, i->path ? i->path : "");
 	ret = inj(c, SYS_mmap, r->start, r->end - r->start, i->prot, flags, fd, off);
 	if (fd >= 0 && !keep)
 		inj(c, SYS_close, fd, 0, 0, 0, 0, 0);
@@ -475,6 +479,8 @@ static int do_prots(struct restore_ctx *c, const struct vma_list *l)
 
 			if (i->prot == lv->prot || kind_special(i->kind))
 				continue;
+			pr_debug("pid %d: mprotect %#" PRIx64 "-%#" PRIx64 " %#x", (int)c->pid, s, e,
+				 i->prot);
 			ret = inj(c, SYS_mprotect, s, e - s, i->prot, 0, 0, 0);
 			if (ret < 0)
 				return cm_err((int)ret, "injected mprotect(%#" PRIx64 "-%#" PRIx64
@@ -526,6 +532,52 @@ static int do_guard_remove(struct restore_ctx *c, const struct vma_list *l)
 	return ret < 0 ? (int)ret : 0;
 }
 
+static int read_live(struct restore_ctx *c, struct vma_list *l);
+static int apply_flags(struct restore_ctx *c, const struct vma_list *l);
+
+/*
+ * A private image VMA that is still covered by several live VMAs (kept
+ * pieces with anon_vmas of their own can't merge) is made again in one
+ * piece: its pages are all rewritten anyway and absent ones read as zero
+ * (anon) or as the file (file-backed), as in the image.
+ */
+static int fix_splits(struct restore_ctx *c, struct vma_list *l)
+{
+	const struct img_mem *m = c->mem;
+	uint64_t ip = c->inj ? c->inj->syscall_ip : 0;
+	struct ranges un = { 0 }, map = { 0 };
+	size_t j, k;
+	int ret = 0;
+
+	for (j = 0; j < m->nr_vmas && !ret; j++) {
+		const VmaEntry *i = m->vmas[j];
+
+		if (kind_special(i->kind) || (i->flags & MAP_SHARED) ||
+		    i->kind == VMA_KIND__VMA_HUGETLB || (ip >= i->start && ip < i->end))
+			continue;
+		k = live_first(l, i->start);
+		if (k + 1 >= l->nr || l->v[k].end >= i->end)
+			continue;	/* one live VMA covers it */
+		pr_debug("pid %d: VMA %#" PRIx64 "-%#" PRIx64 " is split, making it again",
+			 (int)c->pid, i->start, i->end);
+		ret = ranges_add(&un, i->start, i->end, NULL);
+		if (!ret)
+			ret = ranges_add(&map, i->start, i->end, i);
+	}
+	if (!ret && un.nr) {
+		ret = do_unmaps(c, &un);
+		if (!ret)
+			ret = do_maps(c, l, &map);
+		if (!ret)
+			ret = read_live(c, l);
+		if (!ret)
+			ret = apply_flags(c, l);
+	}
+	free(un.r);
+	free(map.r);
+	return ret;
+}
+
 static int read_live(struct restore_ctx *c, struct vma_list *l)
 {
 	int ret;
@@ -556,8 +608,10 @@ static int advice_inverse(int madv)
 
 static int advise(struct restore_ctx *c, uint64_t s, uint64_t e, int advice, const char *what)
 {
-	long ret = inj(c, SYS_madvise, s, e - s, advice, 0, 0, 0);
+	long ret;
 
+	pr_debug("pid %d: madvise %#" PRIx64 "-%#" PRIx64 " %d (%s)", (int)c->pid, s, e, advice, what);
+	ret = inj(c, SYS_madvise, s, e - s, advice, 0, 0, 0);
 	c->st.madvise_calls++;
 	if (ret < 0)
 		return cm_err((int)ret, "injected madvise(%#" PRIx64 "-%#" PRIx64 ", %d) for '%s' "
@@ -685,6 +739,8 @@ int restore_layout(struct restore_ctx *c)
 		if (!ret)
 			ret = apply_flags(c, &l);
 	}
+	if (!ret)
+		ret = fix_splits(c, &l);
 	if (!ret)
 		c->done |= RST_LAYOUT;
 out:
