@@ -551,7 +551,9 @@ static int finish(struct dump_ctx *c, uint64_t ctime_ns)
 	c->res->bytes_stored = st.bytes_stored;
 	c->res->frames = st.frames;
 	phase(c, "pages written");
-	ret = write_mm(c);
+	ret = check_interrupted(c);
+	if (!ret)
+		ret = write_mm(c);
 	if (!ret)
 		ret = commit(c, ctime_ns);
 	if (!ret)
