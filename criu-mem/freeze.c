@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,10 +361,14 @@ static int wait_stops(struct freeze *f, size_t from)
 	size_t i = from, pending = f->nr_tids - from;
 	uint64_t t0 = now_ns(), delay = 1000;
 	char *done = calloc(f->nr_tids, 1);
+	sigset_t chld, old;
 	int st, ret = 0;
 
 	if (!done)
 		return cm_err(-ENOMEM, "pid %d: out of memory", f->pid);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, &old);
 	while (pending) {
 		int progress = 0;
 
@@ -397,11 +402,12 @@ static int wait_stops(struct freeze *f, size_t from)
 				     pending);
 			goto out;
 		}
-		/* short sleeps: a stop is usually a wakeup away; under CPU
-		 * contention the target needs our CPU to get there */
-		if (delay < 100000)
+		/* Every ptrace stop sends SIGCHLD to the tracer: sleep until one
+		 * comes (SIGCHLD is blocked here), or at most a short while in case
+		 * the caller ignores SIGCHLD or another thread consumed it. */
+		if (delay < 1000000)
 			delay *= 2;
-		nanosleep(&(struct timespec){ 0, (long)delay }, NULL);
+		sigtimedwait(&chld, NULL, &(struct timespec){ 0, (long)delay });
 	}
 	for (i = f->nr_tids; i-- > from;) {
 		if (done[i] != 2)
@@ -413,6 +419,7 @@ static int wait_stops(struct freeze *f, size_t from)
 		tids_del(f, i);
 	}
 out:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	free(done);
 	return ret;
 }
