@@ -213,7 +213,7 @@ static int host_seize(struct rn_host *h)
 {
 	int st;
 
-	if (ptrace(PTRACE_SEIZE, h->pid, 0, (void *)(long)PTRACE_O_EXITKILL))
+	if (ptrace(PTRACE_SEIZE, h->pid, 0, (void *)(long)(PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD)))
 		return cm_err(-errno, "cannot seize host process %d", h->pid);
 	h->seized = 1;
 	if (ptrace(PTRACE_INTERRUPT, h->pid, 0, 0))
@@ -226,8 +226,11 @@ static int host_seize(struct rn_host *h)
 		}
 		if (!WIFSTOPPED(st))
 			return cm_err(-ESRCH, "host process %d died (status %#x)", h->pid, st);
-		if ((st >> 16) == PTRACE_EVENT_STOP)
+		if ((st >> 16) == PTRACE_EVENT_STOP) {
+			pr_debug("host %d seized and stopped", h->pid);
 			return 0;
+		}
+		pr_debug("host %d: stop %#x while seizing", h->pid, st);
 		/* A signal stop: every signal is blocked, so only SIGKILL-like ones. */
 		if (ptrace(PTRACE_CONT, h->pid, 0, 0))
 			return cm_err(-errno, "host process %d", h->pid);

@@ -100,16 +100,20 @@ static int unregister_rseq(struct inject *in)
 	return 0;
 }
 
-/* Unmaps every host VMA but the specials, which are collected into sp. */
-static int unmap_host(struct inject *in, struct special *sp, size_t *nsp)
+/* Host VMAs to unmap (all but the specials, which go to sp), from its maps. */
+struct host_vmas {
+	uint64_t (*r)[2];
+	size_t nr;
+};
+
+static int read_host(pid_t pid, struct host_vmas *hv, struct special *sp, size_t *nsp)
 {
 	char path[64], *buf = NULL, *line, *save = NULL;
-	int ret, ok;
-	size_t len;
-	long r;
+	size_t len, cap = 0;
+	int ret;
 
 	*nsp = 0;
-	snprintf(path, sizeof(path), "/proc/%d/maps", in->tid);
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	ret = read_file_str(path, &buf, &len, 64 << 20);
 	if (ret)
 		return cm_err(ret, "cannot read '%s'", path);
@@ -122,28 +126,46 @@ static int unmap_host(struct inject *in, struct special *sp, size_t *nsp)
 			ret = cm_err(ret, "'%s': cannot parse '%s'", path, line);
 			break;
 		}
-		if (v.path && !strcmp(v.path, "[vsyscall]")) {
-			free(v.path);
-			continue;
-		}
 		if (is_special_name(v.path) && *nsp < RN_MAX_SPECIAL) {
 			sp[*nsp].start = v.start;
 			sp[*nsp].end = v.end;
 			snprintf(sp[*nsp].name, sizeof(sp[*nsp].name), "%s", v.path);
 			(*nsp)++;
-			free(v.path);
-			continue;
+		} else if (!v.path || strcmp(v.path, "[vsyscall]")) {
+			if (hv->nr == cap) {
+				void *n = realloc(hv->r, (cap ? cap * 2 : 64) * sizeof(*hv->r));
+
+				if (!n) {
+					free(v.path);
+					ret = cm_err(-ENOMEM, "host maps");
+					break;
+				}
+				hv->r = n;
+				cap = cap ? cap * 2 : 64;
+			}
+			hv->r[hv->nr][0] = v.start;
+			hv->r[hv->nr][1] = v.end;
+			hv->nr++;
 		}
 		free(v.path);
-		r = rn_inject(in, SYS_munmap, v.start, v.end - v.start, 0, 0, 0, &ok);
-		if (!ok || r) {
-			ret = cm_err(ok ? (int)r : (int)r, "host %d: cannot unmap %#lx-%#lx", in->tid,
-				     (unsigned long)v.start, (unsigned long)v.end);
-			break;
-		}
 	}
 	free(buf);
 	return ret;
+}
+
+static int unmap_host(struct inject *in, const struct host_vmas *hv)
+{
+	size_t i;
+	long r;
+	int ok;
+
+	for (i = 0; i < hv->nr; i++) {
+		r = rn_inject(in, SYS_munmap, hv->r[i][0], hv->r[i][1] - hv->r[i][0], 0, 0, 0, &ok);
+		if (!ok || r)
+			return cm_err((int)r, "host %d: cannot unmap %#lx-%#lx", in->tid,
+				      (unsigned long)hv->r[i][0], (unsigned long)hv->r[i][1]);
+	}
+	return 0;
 }
 
 /* The image VMA named like the host special sp, or NULL. */
@@ -243,21 +265,23 @@ static int move_specials(struct inject *in, struct special *sp, size_t n, int64_
 int rn_mm_clear_host(struct inject *in, const struct img_mem *m)
 {
 	struct special sp[RN_MAX_SPECIAL];
+	struct host_vmas hv = { NULL, 0 };
 	uint64_t lo = ~0ull, hi = 0, tmp;
 	int64_t delta = 0;
 	size_t n, i;
 	int ret;
 
-	ret = unregister_rseq(in);
-	if (ret)
-		return ret;
-	ret = unmap_host(in, sp, &n);
-	if (ret)
-		return ret;
-	ret = vdso_syscall_ip(sp, n, &in->syscall_ip);
-	if (ret)
-		return ret;
-	ret = special_delta(m, sp, n, &delta);
+	ret = read_host(in->tid, &hv, sp, &n);
+	if (!ret)
+		ret = special_delta(m, sp, n, &delta);
+	/* From now on the host's syscalls run from its vdso, which stays. */
+	if (!ret)
+		ret = vdso_syscall_ip(sp, n, &in->syscall_ip);
+	if (!ret)
+		ret = unregister_rseq(in);
+	if (!ret)
+		ret = unmap_host(in, &hv);
+	free(hv.r);
 	if (ret || !delta)
 		return ret;
 	for (i = 0; i < n; i++) {

@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: MIT
+# Helpers for the new-process restore tests (sourced after test/lib.sh; not
+# a test itself).
+
+# vma_sig PID: one line per VMA: "start-end perms offset path VmFlags..."
+# (dev and inode left out: shmem/memfd inodes are new after a restore).
+vma_sig() {
+	awk '
+	/^[0-9a-f]+-[0-9a-f]+ / {
+		if (line != "") print line " |" flags
+		path = ""
+		for (i = 6; i <= NF; i++) path = path " " $i
+		line = $1 " " $2 " " $3 path
+		flags = ""
+		next
+	}
+	/^VmFlags:/ { for (i = 2; i <= NF; i++) flags = flags " " $i }
+	END { if (line != "") print line " |" flags }' "/proc/$1/smaps"
+}
+
+# wait_pidfile FILE: up to 20 s for a pid file; prints the pid.
+wait_pidfile() {
+	local i
+	for i in $(seq 400); do
+		[ -s "$1" ] && { cat "$1"; return 0; }
+		sleep 0.05
+	done
+	die "no pid file $1 after 20 s"
+}
+
+# wait_gone PID: up to 20 s for a process that is not our child to end.
+wait_gone() {
+	local i st
+	for i in $(seq 400); do
+		st=$(proc_state "$1")
+		[ -z "$st" ] || [ "$st" = Z ] && return 0
+		sleep 0.05
+	done
+	die "process $1 still alive after 20 s"
+}
+
+# dump_kill PID DIR: dump without --leave-running; the target must be gone
+# and reaped, so that its pid is free for the restore.
+dump_kill() {
+	"$CRIU_MEM" dump -t "$1" -D "$2" --no-fsync --no-progress >"$T/dump.out" 2>"$T/dump.err" ||
+		die "dump of $1 failed: $(cat "$T/dump.err")"
+	wait "$1" 2>/dev/null
+	[ -e "/proc/$1" ] && die "dumped target $1 still exists"
+	return 0
+}
