@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * cmd_grep.c: `criu-mem grep DIR PATTERN`: every address where a string or
- * byte pattern occurs in the dumped memory. Runs are merged into spans that
- * are contiguous in address, spans are cut into chunks that overlap by
- * patlen-1 bytes, and worker threads (one img_mem each) search the chunks;
- * the main thread prints hits in address order.
+ * byte pattern occurs in the dumped memory. Runs are cut into chunks of
+ * about 4 MiB at frame boundaries, so that each frame is decompressed once;
+ * worker threads (one img_mem each) search inside the chunks and keep each
+ * chunk's first and last patlen-1 bytes; the main thread prints hits in
+ * address order and searches the seams between address-contiguous chunks.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -27,9 +28,9 @@
 #define GREP_THREADS_MAX 64
 
 struct grep_chunk {
-	uint64_t start, end;	/* hits start in [start, end) */
-	uint64_t rend;		/* bytes read up to rend (end + patlen-1, within the span) */
+	uint64_t start, end;	/* [start, end): read and searched by one worker */
 	int skip;		/* only zero pages and a pattern with a nonzero byte */
+	uint8_t *edge;		/* head, head present, tail, tail present: patlen-1 each */
 	int done, err;
 	uint64_t *hits;
 	size_t nr_hits, cap_hits;
@@ -45,6 +46,7 @@ struct grep_ctx {
 	uint64_t max;		/* 0: no limit */
 	struct grep_chunk *chunks;
 	size_t nr_chunks, cap_chunks;
+	size_t max_chunk;	/* longest chunk in bytes */
 	atomic_size_t next;
 	atomic_int stop;
 	size_t printed_upto;	/* chunks before this index are printed (under lock) */
@@ -100,8 +102,7 @@ static long grep_parse_hex(const char *s, uint8_t *out, size_t cap)
 	return n ? (long)n : -EINVAL;
 }
 
-static int grep_add_chunk(struct grep_ctx *g, uint64_t start, uint64_t end, uint64_t rend,
-			  int skip)
+static int grep_add_chunk(struct grep_ctx *g, uint64_t start, uint64_t end, int skip)
 {
 	struct grep_chunk *c;
 
@@ -118,8 +119,8 @@ static int grep_add_chunk(struct grep_ctx *g, uint64_t start, uint64_t end, uint
 	memset(c, 0, sizeof(*c));
 	c->start = start;
 	c->end = end;
-	c->rend = rend;
 	c->skip = skip;
+	g->max_chunk = MAX(g->max_chunk, (size_t)(end - start));
 	return 0;
 }
 
@@ -145,32 +146,56 @@ static int grep_all_zero(const struct img_mem *m, uint64_t s, uint64_t e)
 	return 1;
 }
 
-/* Cuts the address-contiguous spans of runs into overlapping chunks. */
+struct grep_plan {
+	uint64_t cs, ce;	/* the chunk being built */
+	int open, pat_nonzero;
+};
+
+static int grep_close(struct grep_ctx *g, const struct img_mem *m, struct grep_plan *pl)
+{
+	if (!pl->open)
+		return 0;
+	pl->open = 0;
+	pr_debug("chunk %#lx-%#lx", (unsigned long)pl->cs, (unsigned long)pl->ce);
+	return grep_add_chunk(g, pl->cs, pl->ce, pl->pat_nonzero && grep_all_zero(m, pl->cs, pl->ce));
+}
+
+/*
+ * Cuts the runs into chunks of at least GREP_CHUNK bytes (the last of a
+ * contiguous span may be shorter). Stored runs never straddle a frame, and
+ * a chunk ends only where a run ends, so no frame is shared by two chunks
+ * unless one run alone exceeds GREP_CHUNK. Zero and parent runs are split
+ * freely.
+ */
 static int grep_plan(struct grep_ctx *g, const struct img_mem *m, uint64_t *total)
 {
-	int pat_nonzero = !bytes_all_zero(g->pat, g->patlen);
-	size_t i = 0, j;
-	uint64_t s, e, c;
-	int ret;
+	struct grep_plan pl = { .pat_nonzero = !bytes_all_zero(g->pat, g->patlen) };
+	size_t i;
+	int ret = 0;
 
 	*total = 0;
-	while (i < m->nr_runs) {
-		s = m->runs[i].vaddr;
-		e = s + m->runs[i].nr_pages * m->page_size;
-		for (j = i + 1; j < m->nr_runs && m->runs[j].vaddr == e; j++)
-			e += m->runs[j].nr_pages * m->page_size;
-		*total += e - s;
-		for (c = s; c < e; c += GREP_CHUNK) {
-			uint64_t ce = MIN(e, c + GREP_CHUNK);
-			uint64_t re = MIN(e, ce + g->patlen - 1);
+	for (i = 0; !ret && i < m->nr_runs; i++) {
+		const struct img_run *r = &m->runs[i];
+		uint64_t cur = r->vaddr, re = r->vaddr + r->nr_pages * m->page_size;
 
-			ret = grep_add_chunk(g, c, ce, re, pat_nonzero && grep_all_zero(m, c, re));
-			if (ret)
-				return ret;
+		*total += re - cur;
+		if (pl.open && cur != pl.ce)
+			ret = grep_close(g, m, &pl);
+		while (!ret && cur < re) {
+			if (!pl.open) {
+				pl.cs = cur;
+				pl.open = 1;
+			}
+			pl.ce = r->flags == PE_PRESENT ? re :
+				cur + MIN(re - cur, GREP_CHUNK - (cur - pl.cs));
+			cur = pl.ce;
+			if (pl.ce - pl.cs >= GREP_CHUNK)
+				ret = grep_close(g, m, &pl);
 		}
-		i = j;
 	}
-	return 0;
+	if (!ret)
+		ret = grep_close(g, m, &pl);
+	return ret;
 }
 
 static int grep_hit(struct grep_ctx *g, struct grep_chunk *c, uint64_t addr)
@@ -206,7 +231,7 @@ static int grep_segment(struct grep_ctx *g, struct grep_chunk *c, const uint8_t 
 		if (!p)
 			break;
 		a = c->start + (p - buf);
-		if (a >= c->end || (g->max && c->count >= g->max))
+		if (g->max && c->count >= g->max)
 			break;
 		ret = grep_hit(g, c, a);
 		if (ret)
@@ -216,11 +241,44 @@ static int grep_segment(struct grep_ctx *g, struct grep_chunk *c, const uint8_t 
 	return 0;
 }
 
+static int absent_bit(const uint8_t *absent, uint64_t pg)
+{
+	return absent && ((absent[pg / 8] >> (pg % 8)) & 1);
+}
+
+/* Keeps the first and last patlen-1 bytes of a chunk for the seam search. */
+static int grep_edges(struct grep_ctx *g, struct grep_chunk *c, const uint8_t *buf,
+		      const uint8_t *absent, size_t ps)
+{
+	size_t L = g->patlen - 1, n = c->end - c->start, i;
+	uint64_t base = ALIGN_DOWN(c->start, (uint64_t)ps);
+	uint8_t *e;
+
+	if (!L)
+		return 0;
+	e = c->edge = malloc(4 * L);
+	if (!e)
+		return -ENOMEM;
+	if (!buf) {		/* skipped zero chunk */
+		memset(e, 0, 4 * L);
+		memset(e + L, 1, L);
+		memset(e + 3 * L, 1, L);
+		return 0;
+	}
+	memcpy(e, buf, L);
+	memcpy(e + 2 * L, buf + n - L, L);
+	for (i = 0; i < L; i++) {
+		e[L + i] = !absent_bit(absent, (c->start + i - base) / ps);
+		e[3 * L + i] = !absent_bit(absent, (c->end - L + i - base) / ps);
+	}
+	return 0;
+}
+
 /* Reads one chunk and searches each stretch of pages present in the image. */
 static int grep_chunk_search(struct grep_ctx *g, struct img_mem *m, struct grep_chunk *c,
 			     uint8_t *buf, uint8_t *absent, size_t bmlen)
 {
-	size_t ps = m->page_size, len = c->rend - c->start, off = 0, seg;
+	size_t ps = m->page_size, len = c->end - c->start, off = 0, seg;
 	uint64_t base = ALIGN_DOWN(c->start, (uint64_t)ps), pg;
 	long nabs;
 	int ret;
@@ -229,6 +287,9 @@ static int grep_chunk_search(struct grep_ctx *g, struct img_mem *m, struct grep_
 	nabs = img_mem_read(m, c->start, buf, len, absent);
 	if (nabs < 0)
 		return (int)nabs;
+	ret = grep_edges(g, c, buf, nabs ? absent : NULL, ps);
+	if (ret)
+		return ret;
 	if (!nabs)
 		return grep_segment(g, c, buf, 0, len);
 	while (off < len) {
@@ -271,8 +332,8 @@ static void *grep_worker_main(void *arg)
 	}
 	if (!w->ret) {
 		ps = w->m->page_size;
-		bmlen = ((GREP_CHUNK + g->patlen) / ps + 3) / 8 + 1;
-		buf = malloc(GREP_CHUNK + g->patlen);
+		bmlen = (g->max_chunk / ps + 2) / 8 + 1;
+		buf = malloc(g->max_chunk);
 		absent = malloc(bmlen);
 		if (!buf || !absent)
 			w->ret = -ENOMEM;
@@ -288,11 +349,16 @@ static void *grep_worker_main(void *arg)
 		while (i >= g->printed_upto + GREP_WINDOW && !atomic_load(&g->stop))
 			pthread_cond_wait(&g->cond, &g->lock);
 		pthread_mutex_unlock(&g->lock);
-		if (!c->skip && !atomic_load(&g->stop))
+		if (atomic_load(&g->stop))
+			;
+		else if (c->skip)
+			c->err = grep_edges(g, c, NULL, NULL, ps);
+		else
 			c->err = grep_chunk_search(g, w->m, c, buf, absent, bmlen);
 		if (c->err)
-			pr_err("cannot read %#lx-%#lx of pid %u: %s", (unsigned long)c->start,
-			       (unsigned long)c->rend, g->pid, img_strerror());
+			pr_err("cannot search %#lx-%#lx of pid %u: %s", (unsigned long)c->start,
+			       (unsigned long)c->end, g->pid, c->err == -ENOMEM ?
+			       "out of memory" : img_strerror());
 		pthread_mutex_lock(&g->lock);
 		c->done = 1;
 		pthread_cond_broadcast(&g->cond);
@@ -321,6 +387,41 @@ static void grep_print_hit(const struct img_mem *m, uint64_t a)
 		printf("%#014lx\n", (unsigned long)a);
 }
 
+static void grep_wait(struct grep_ctx *g, const struct grep_chunk *c)
+{
+	pthread_mutex_lock(&g->lock);
+	while (!c->done && !atomic_load(&g->stop))
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* Matches across the boundary of two address-contiguous chunks a and b. */
+static void grep_seam(struct grep_ctx *g, const struct grep_chunk *a, const struct grep_chunk *b,
+		      const struct img_mem *m, uint64_t *total)
+{
+	size_t L = g->patlen - 1, k, p;
+	uint8_t seam[2 * GREP_PAT_MAX], pres[2 * GREP_PAT_MAX];
+	const uint8_t *q = seam, *lim = seam + 2 * L;
+
+	memcpy(seam, a->edge + 2 * L, L);
+	memcpy(seam + L, b->edge, L);
+	memcpy(pres, a->edge + 3 * L, L);
+	memcpy(pres + L, b->edge + L, L);
+	while (lim - q >= (ptrdiff_t)g->patlen && (q = memmem(q, lim - q, g->pat, g->patlen))) {
+		p = q - seam;
+		for (k = 0; k < g->patlen && pres[p + k]; k++)
+			;
+		if (k == g->patlen) {
+			if (g->max && *total >= g->max)
+				break;
+			(*total)++;
+			if (!g->count_only)
+				grep_print_hit(m, a->end - L + p);
+		}
+		q++;
+	}
+}
+
 /* Prints the chunks in order as workers finish them. Returns hits or -errno. */
 static long grep_collect(struct grep_ctx *g, const struct img_mem *m, struct progress *pb)
 {
@@ -331,10 +432,7 @@ static long grep_collect(struct grep_ctx *g, const struct img_mem *m, struct pro
 	for (i = 0; i < g->nr_chunks; i++) {
 		struct grep_chunk *c = &g->chunks[i];
 
-		pthread_mutex_lock(&g->lock);
-		while (!c->done && !atomic_load(&g->stop))
-			pthread_cond_wait(&g->cond, &g->lock);
-		pthread_mutex_unlock(&g->lock);
+		grep_wait(g, c);
 		if (!c->done || c->err) {
 			err = c->err ? c->err : -EIO;
 			break;
@@ -342,18 +440,25 @@ static long grep_collect(struct grep_ctx *g, const struct img_mem *m, struct pro
 		for (k = 0; k < c->nr_hits && (!g->max || total + k < g->max); k++)
 			grep_print_hit(m, c->hits[k]);
 		total += c->count;
+		if (g->max && total > g->max)
+			total = g->max;
 		free(c->hits);
 		c->hits = NULL;
+		if (c->edge && i + 1 < g->nr_chunks && g->chunks[i + 1].start == c->end) {
+			grep_wait(g, &g->chunks[i + 1]);
+			if (g->chunks[i + 1].done && g->chunks[i + 1].edge)
+				grep_seam(g, c, &g->chunks[i + 1], m, &total);
+		}
+		free(c->edge);
+		c->edge = NULL;
 		bytes += c->end - c->start;
 		progress_update(pb, bytes);
 		pthread_mutex_lock(&g->lock);
 		g->printed_upto = i + 1;
 		pthread_cond_broadcast(&g->cond);
 		pthread_mutex_unlock(&g->lock);
-		if (g->max && total >= g->max) {
-			total = g->max;
+		if (g->max && total >= g->max)
 			break;
-		}
 	}
 	atomic_store(&g->stop, 1);
 	pthread_mutex_lock(&g->lock);
@@ -486,8 +591,10 @@ int cmd_grep(int argc, char **argv)
 		printf("%ld\n", n);
 	fflush(stdout);
 	addr_img_close(&ai);
-	for (v = 0; v < g.nr_chunks; v++)
+	for (v = 0; v < g.nr_chunks; v++) {
 		free(g.chunks[v].hits);
+		free(g.chunks[v].edge);
+	}
 	free(g.chunks);
 	if (n < 0)
 		return cm_exit_code((int)n);

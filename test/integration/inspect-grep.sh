@@ -67,6 +67,22 @@ for bd in $bounds $((R + 20 * ps)); do
 done
 [ "$nb" -ge 2 ] || die "no frame boundary inside the region (bounds: $bounds)"
 
+# Every seam between two address-contiguous search chunks (from -vv): the
+# 24 bytes around it are found there.
+prev="" ns=0
+while read -r cs ce; do
+	if [ "$cs" = "$prev" ]; then
+		a=$((cs - 12))
+		pat=$("$CRIU_MEM" x --raw "$T/img" $a 24 | od -An -tx1 | tr -d ' \n')
+		"$CRIU_MEM" grep -q --hex "$T/img" "$pat" | addrs | grep -qx "$(printf %x $a)" ||
+			die "no match across the chunk seam at $cs"
+		ns=$((ns + 1))
+	fi
+	prev=$ce
+done < <("$CRIU_MEM" -vv grep -q --count "$T/img" "$MARK" 2>&1 >/dev/null |
+	 sed -n 's/^grep: chunk \(0x[0-9a-f]*\)-\(0x[0-9a-f]*\)$/\1 \2/p')
+[ "$ns" -ge 1 ] || die "no chunk seam in the image"
+
 # Never across pages missing from the image: bytes before the hole + zeros.
 pat=$(tail -c +$((U - R - 7)) "$T/expect.bin" | head -c 16 | od -An -tx1 | tr -d ' \n')
 case $pat in *0000000000000000) ;; *) die "expect.bin hole is not zero: $pat" ;; esac
@@ -78,4 +94,4 @@ fi
 "$CRIU_MEM" grep -q "$T/img" "CMEM-NOT-PRESENT" && die "grep found a string that is not there"
 "$CRIU_MEM" grep --hex "$T/img" "zz" 2>/dev/null; [ $? = 2 ] || die "bad hex accepted"
 assert_running "$TPID"
-echo "grep: ok ($((nb - 1)) frame boundaries checked)"
+echo "grep: ok ($((nb - 1)) frame boundaries, $ns chunk seams checked)"
