@@ -28,6 +28,8 @@ skip() { echo "$*"; exit 77; }
 start_target() {
 	local name=$1 i
 	shift
+	# A "ready" left by an earlier target of the same name must not count.
+	rm -f "$T/$name.out"
 	"$TARGETS/$name" "$@" >"$T/$name.out" 2>"$T/$name.err" &
 	TPID=$!
 	CHILDREN+=("$TPID")
