@@ -39,7 +39,7 @@ static int new_check(const struct img_mem *m)
 	return 0;
 }
 
-/* Layout, contents, madvise state, mm fields and task state. */
+/* mm fields, layout, contents, madvise state and task state. */
 static int new_build(struct restore_ctx *c, struct inject *in)
 {
 	const struct img_mem *m = c->mem;
@@ -47,6 +47,9 @@ static int new_build(struct restore_ctx *c, struct inject *in)
 	int ret;
 
 	ret = rn_mm_clear_host(in, m);
+	/* mm fields first: brk is then already the image's for restore_layout(). */
+	if (!ret)
+		ret = rn_mm_set_fields(in, m);
 	if (!ret)
 		ret = restore_attach(c, in->tid, in);
 	if (!ret)
@@ -59,7 +62,7 @@ static int new_build(struct restore_ctx *c, struct inject *in)
 		ret = restore_madvise(c);
 	c->st.t_madvise_ns = now_ns() - t0;
 	if (!ret)
-		ret = rn_mm_set_fields(in, m);
+		ret = rn_mm_fix_account(in, m);
 	if (!ret)
 		ret = rn_task_restore(in, m->threads[0]);
 	return ret;

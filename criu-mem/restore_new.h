@@ -74,6 +74,8 @@ void rn_host_kill(struct rn_host *h);
 int rn_mm_clear_host(struct inject *in, const struct img_mem *m);
 /* PR_SET_MM_MAP: code/data/brk/stack/args/env/auxv fields and the exe file. */
 int rn_mm_set_fields(struct inject *in, const struct img_mem *m);
+/* VM_ACCOUNT of private read-only VMAs that had it (made writable and back). */
+int rn_mm_fix_account(struct inject *in, const struct img_mem *m);
 
 /*
  * Per-thread kernel state with injected syscalls: robust list, clear-tid

@@ -405,3 +405,33 @@ out:
 	free(buf);
 	return ret;
 }
+
+/*
+ * VM_ACCOUNT ("ac") of private read-only VMAs: the original got it from
+ * being writable once (ld.so's RELRO, mprotect'ed anon), a direct mmap
+ * without PROT_WRITE doesn't. Writable and back gives it again.
+ */
+int rn_mm_fix_account(struct inject *in, const struct img_mem *m)
+{
+	size_t i;
+	long r;
+	int ok;
+
+	for (i = 0; i < m->nr_vmas; i++) {
+		const VmaEntry *v = m->vmas[i];
+
+		if (!(v->vm_flags & (1ull << VMF_AC)) || (v->prot & PROT_WRITE) ||
+		    (v->flags & MAP_SHARED) || is_special_name(v->path) ||
+		    v->kind == VMA_KIND__VMA_VSYSCALL)
+			continue;
+		r = rn_inject(in, SYS_mprotect, v->start, v->end - v->start, v->prot | PROT_WRITE,
+			      0, 0, &ok);
+		if (ok && !r)
+			r = rn_inject(in, SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0,
+				      &ok);
+		if (!ok || r)
+			return cm_err((int)r, "pid %d: mprotect %#lx-%#lx (accounting)", in->tid,
+				      (unsigned long)v->start, (unsigned long)v->end);
+	}
+	return 0;
+}
