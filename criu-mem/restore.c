@@ -287,7 +287,7 @@ int restore_check_exe(struct restore_ctx *c, pid_t pid)
 		return 0;
 	}
 	pr_err("refusing to restore into another program (use --force to override)");
-	return -EINVAL;
+	return -EPERM;
 }
 
 int restore_check_threads(const struct restore_ctx *c, const pid_t *tids, size_t nr)

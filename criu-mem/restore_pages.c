@@ -447,6 +447,7 @@ static int frame_cb(void *arg, const struct img_frame *f, const void *data,
 	struct pw *w = arg;
 	struct restore_ctx *c = w->c;
 	size_t i, ps = c->page_size;
+	uint64_t pages = 0;
 	int ret;
 
 	if (c->fz && freeze_interrupted(c->fz))
@@ -464,13 +465,14 @@ static int frame_cb(void *arg, const struct img_frame *f, const void *data,
 		ret = write_range(w, (const uint8_t *)data + r->offset * ps, r->vaddr, len);
 		if (ret)
 			return ret;
-		c->st.pages_written += r->nr_pages;
-		c->st.bytes_written += len;
+		pages += r->nr_pages;
 	}
 	/* data is only valid during the callback */
 	ret = pw_flush(w);
 	if (ret)
 		return ret;
+	c->st.pages_written += pages;
+	c->st.bytes_written += pages * ps;
 	c->st.frames++;
 	w->done += f->raw_len;
 	progress_update(&w->bar, w->done);
