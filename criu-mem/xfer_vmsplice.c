@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -50,20 +51,26 @@ struct vs {
 	pthread_cond_t cond;
 };
 
-static long vs_inject(struct xfer *x, struct vs *v, long nr, unsigned long a0,
-		      unsigned long a1, unsigned long a2, unsigned long a3)
+/*
+ * Runs one syscall in the target. Returns 0 with the syscall's result in
+ * *res, or the machinery's -errno (already reported by inject.c; no more
+ * injection is tried after it).
+ */
+static int vs_inject(struct xfer *x, struct vs *v, long nr, unsigned long a0, unsigned long a1,
+		     unsigned long a2, unsigned long a3, long *res)
 {
 	unsigned long args[6] = { a0, a1, a2, a3, 0, 0 };
 	int ok = 1;
-	long ret;
 
+	if (!v->in_active)
+		return -ESRCH;
 	x->st.injected++;
-	ret = inject_syscall(&v->in, nr, args, &ok);
+	*res = inject_syscall(&v->in, nr, args, &ok);
 	if (!ok) {
-		v->in_active = 0;	/* the machinery is gone: do not inject again */
-		return cm_err((int)ret, "pid %d: injected syscall %ld failed", (int)x->t.pid, nr);
+		v->in_active = 0;
+		return (int)*res;
 	}
-	return ret;
+	return 0;
 }
 
 /* ---- drain thread: reads a pipe's content into the buffer ---- */
@@ -144,10 +151,12 @@ static int vs_make_pipe(struct xfer *x, struct vs *v, struct vs_pipe *p)
 {
 	uint64_t fds_addr = v->scratch.addr + VS_NPIPES * VS_IOV_SLOT;
 	struct iovec loc, rem = { (void *)(uintptr_t)fds_addr, 2 * sizeof(int) };
-	int fds[2], trfd;
+	int fds[2], trfd, r;
 	long ret;
 
-	ret = vs_inject(x, v, SYS_pipe2, fds_addr, O_CLOEXEC, 0, 0);
+	r = vs_inject(x, v, SYS_pipe2, fds_addr, O_CLOEXEC, 0, 0, &ret);
+	if (r)
+		return r;
 	if (ret < 0)
 		return cm_err((int)ret, "pid %d: injected pipe2", (int)x->t.pid);
 	loc.iov_base = fds;
@@ -159,9 +168,11 @@ static int vs_make_pipe(struct xfer *x, struct vs *v, struct vs_pipe *p)
 	p->twfd = fds[1];
 	p->rfd = inject_getfd(x->t.pidfd, trfd);
 	/* The read end stays open through our copy: close the target's now. */
-	ret = vs_inject(x, v, SYS_close, trfd, 0, 0, 0);
+	r = vs_inject(x, v, SYS_close, trfd, 0, 0, 0, &ret);
 	if (p->rfd < 0)
-		return cm_err(p->rfd, "pid %d: pidfd_getfd of fd %d", (int)x->t.pid, trfd);
+		return p->rfd;	/* reported by inject_getfd() */
+	if (r)
+		return r;
 	if (ret < 0)
 		return cm_err((int)ret, "pid %d: injected close(%d)", (int)x->t.pid, trfd);
 	ret = fcntl(p->rfd, F_SETPIPE_SZ, VS_PIPE_BYTES);
@@ -188,24 +199,30 @@ static int vs_close(struct xfer *x)
 		pthread_mutex_unlock(&v->lock);
 		pthread_join(v->drain, NULL);
 	}
+	/* A target that is gone keeps nothing of ours: no teardown to inject. */
+	if (kill(x->t.pid, 0) && errno == ESRCH)
+		v->in_active = 0;
 	for (i = 0; i < VS_NPIPES; i++) {
 		/* The target's write end goes first, so a write never sees EPIPE. */
 		if (v->p[i].twfd >= 0 && v->in_active) {
-			r = vs_inject(x, v, SYS_close, v->p[i].twfd, 0, 0, 0);
-			if (r < 0 && !ret)
+			int e = vs_inject(x, v, SYS_close, v->p[i].twfd, 0, 0, 0, &r);
+
+			if (e && !ret)
+				ret = e;
+			else if (!e && r < 0 && !ret)
 				ret = cm_err((int)r, "pid %d: injected close(%d)", (int)x->t.pid,
 					     v->p[i].twfd);
 		}
 		close_safe(&v->p[i].rfd);
 	}
 	if (v->scratch_mapped && v->in_active) {
-		r = inject_scratch_unmap(&v->in, &v->scratch);
+		r = inject_scratch_unmap(&v->in, &v->scratch);	/* reports its errors */
 		if (r < 0 && !ret)
-			ret = cm_err((int)r, "pid %d: cannot unmap the scratch area", (int)x->t.pid);
+			ret = (int)r;
 	}
 	if (v->in_inited) {
 		r = inject_release(&v->in);
-		if (r < 0 && !ret)
+		if (r < 0 && !ret && v->in_active)
 			ret = (int)r;
 	}
 	pthread_mutex_destroy(&v->lock);
@@ -290,11 +307,14 @@ static long vs_splice_one(struct xfer *x, struct vs *v, int i, struct xfer_curso
 
 	cnt = vs_fill_iov(c, v->pipe_pages, ps, iov, want);
 	ret = inject_poke(x->t.pid, slot, iov, cnt * sizeof(iov[0]));
-	if (ret)
-		return cm_err(ret, "pid %d: cannot write iovecs at %#lx", (int)x->t.pid,
-			      (unsigned long)slot);
+	if (ret) {
+		v->in_active = 0;	/* reported by inject_poke() */
+		return ret;
+	}
 	x->st.calls++;
-	n = vs_inject(x, v, SYS_vmsplice, v->p[i].twfd, slot, cnt, 0);
+	ret = vs_inject(x, v, SYS_vmsplice, v->p[i].twfd, slot, cnt, 0, &n);
+	if (ret)
+		return ret;
 	if (n == -EFAULT)
 		return 0;
 	if (n < 0)
