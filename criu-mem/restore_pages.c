@@ -168,7 +168,9 @@ static int write_range(struct pw *w, const uint8_t *buf, uint64_t addr, uint64_t
 				      "restorable VMA", addr);
 		}
 		n = MIN(len, v->end - addr);
-		if (v->prot & PROT_WRITE)
+		if (v->kind == VMA_KIND__VMA_FILE_SHARED && !(v->prot & PROT_WRITE))
+			ret = 0;	/* the file holds them; no write through this mapping */
+		else if (v->prot & PROT_WRITE)
 			ret = pw_add(w, buf, n, addr);
 		else
 			ret = mem_write(w, buf, n, addr);

@@ -48,3 +48,16 @@ dump_kill() {
 	[ -e "/proc/$1" ] && die "dumped target $1 still exists"
 	return 0
 }
+
+# Fds above 2 that the test inherited (from a CI runner, an editor...) would
+# be inherited by the targets and make their dumps hold fds whose other end
+# is outside: close them (bash keeps its own script fd 255 close-on-exec).
+close_stray_fds() {
+	local f n
+	for f in /proc/$$/fd/*; do
+		n=${f##*/}
+		[ "$n" -gt 2 ] && [ "$n" != 255 ] && eval "exec $n>&-"
+	done
+	return 0
+}
+close_stray_fds

@@ -1,0 +1,66 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# A real interpreter as a new process: python3 counting into a file (opened
+# for append, flushed every line, 10 ms sleeps) is dumped (and killed),
+# restored from the image alone with -d, and continues counting where it
+# stopped: the file's numbers stay consecutive, no gap and no repeat, for at
+# least 50 more lines. Its maps and VmFlags equal the ones at dump time.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/restore-new-lib.sh"
+
+PY=$(command -v python3) || skip "no python3"
+# Resolve wrappers (pyenv shims are shell scripts) to the interpreter itself.
+PY=$("$PY" -c 'import sys; print(sys.executable)') || skip "python3 does not run"
+[ -x "$PY" ] || skip "no python3 executable"
+
+count="$T/count.txt"
+cd "$T" || die "cd $T"
+"$PY" -c '
+import sys, time
+f = open(sys.argv[1], "a")
+i = 0
+while True:
+    print(i, file=f, flush=True)
+    i += 1
+    time.sleep(0.01)
+' "$count" </dev/null >"$T/py.out" 2>"$T/py.err" &
+PPID_=$!
+CHILDREN+=("$PPID_")
+
+# check_count FILE: every line is the previous one plus one, from 0.
+check_count() {
+	awk 'NR - 1 != $1 { printf "line %d is \"%s\"\n", NR, $0; bad = 1; exit }
+	     END { exit bad }' "$1"
+}
+
+for i in $(seq 400); do
+	[ "$(wc -l <"$count" 2>/dev/null || echo 0)" -ge 50 ] && break
+	sleep 0.05
+done
+[ "$(wc -l <"$count")" -ge 50 ] || die "python did not count: $(cat "$T/py.err")"
+vma_sig "$PPID_" >"$T/before"
+dump_kill "$PPID_" "$T/img"
+n0=$(wc -l <"$count")
+sleep 0.3
+[ "$(wc -l <"$count")" = "$n0" ] || die "the file grew after the dump killed python"
+
+"$CRIU_MEM" restore -D "$T/img" -d --pidfile "$T/pid" >"$T/restore.out" 2>"$T/restore.err" ||
+	die "restore failed: $(cat "$T/restore.err")"
+rpid=$(wait_pidfile "$T/pid")
+CHILDREN+=("$rpid")
+[ "$rpid" = "$PPID_" ] || die "restored with pid $rpid, not $PPID_"
+assert_running "$rpid"
+vma_sig "$rpid" >"$T/after"
+diff "$T/before" "$T/after" >"$T/maps.diff" || die "maps/VmFlags differ: $(cat "$T/maps.diff")"
+for i in $(seq 400); do
+	[ "$(wc -l <"$count")" -ge $((n0 + 50)) ] && break
+	kill -0 "$rpid" 2>/dev/null || die "restored python died: $(tail -5 "$T/py.err")"
+	sleep 0.05
+done
+kill -KILL "$rpid"
+wait_gone "$rpid"
+n1=$(wc -l <"$count")
+[ "$n1" -ge $((n0 + 50)) ] || die "restored python counted only $((n1 - n0)) more lines"
+check_count "$count" >"$T/count.check" || die "count broken after restore: $(cat "$T/count.check")"
+[ -s "$T/py.err" ] && die "python wrote to stderr: $(cat "$T/py.err")"
+echo "ok python counted $n0 lines, then $((n1 - n0)) more after the restore"
