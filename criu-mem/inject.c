@@ -182,24 +182,42 @@ static pid_t read_tgid(pid_t tid)
 	return tgid;
 }
 
-static void pin_cpu(struct inject *in)
+/* Remembers the thread's CPU mask; pinning happens per injected call. */
+static void save_cpus(struct inject *in)
 {
 	size_t sz = CPU_ALLOC_SIZE(1024);
+
+	in->saved_cpus = CPU_ALLOC(1024);
+	if (in->saved_cpus && !sched_getaffinity(in->tid, sz, in->saved_cpus))
+		in->cpus_size = sz;
+}
+
+/* Pins the thread to the CPU we run on, so the round trips stay on one CPU. */
+static void pin_cpu(struct inject *in)
+{
 	cpu_set_t *one;
 	int cpu = sched_getcpu();
 
-	in->saved_cpus = CPU_ALLOC(1024);
+	if (!in->cpus_size || cpu < 0)
+		return;
 	one = CPU_ALLOC(1024);
-	if (!in->saved_cpus || !one || cpu < 0 ||
-	    sched_getaffinity(in->tid, sz, in->saved_cpus))
-		goto out;
-	in->cpus_size = sz;
-	CPU_ZERO_S(sz, one);
-	CPU_SET_S(cpu, sz, one);
-	if (!sched_setaffinity(in->tid, sz, one))
+	if (!one)
+		return;
+	CPU_ZERO_S(in->cpus_size, one);
+	CPU_SET_S(cpu, in->cpus_size, one);
+	if (!sched_setaffinity(in->tid, in->cpus_size, one))
 		in->pinned = 1;
-out:
 	CPU_FREE(one);
+}
+
+static int unpin_cpu(struct inject *in)
+{
+	if (!in->pinned)
+		return 0;
+	in->pinned = 0;
+	if (sched_setaffinity(in->tid, in->cpus_size, in->saved_cpus))
+		return -errno;
+	return 0;
 }
 
 int inject_init(struct inject *in, pid_t tid)
@@ -220,7 +238,7 @@ int inject_init(struct inject *in, pid_t tid)
 	if (ret)
 		goto fail;
 	in->tgid = read_tgid(tid);
-	pin_cpu(in);
+	save_cpus(in);
 	in->active = 1;
 	return 0;
 fail:
@@ -329,13 +347,20 @@ static long do_syscall(struct inject *in, long nr, const unsigned long a[6], int
 	if (ptrace(PTRACE_SETREGS, in->tid, 0, &r))
 		return cm_err(errno == ESRCH ? -ESRCH : -errno, "thread %d: cannot set registers",
 			      in->tid);
+	pin_cpu(in);
 	ret = step_to_syscall_stop(in, drop_sigpipe);	/* entry */
 	if (!ret)
 		ret = step_to_syscall_stop(in, drop_sigpipe);	/* exit */
+	if (!ret && ptrace(PTRACE_GETREGS, in->tid, 0, &r))
+		ret = -errno;
+	/* Between calls the thread holds its own registers and CPU mask: if we
+	 * are SIGKILLed now, the kernel's detach restarts it as if untouched. */
+	if (!ret && ptrace(PTRACE_SETREGS, in->tid, 0, &in->saved))
+		ret = -errno;
+	if (unpin_cpu(in) && !ret)
+		ret = -errno;
 	if (ret)
 		return cm_err(ret, "thread %d: injected syscall %ld failed", in->tid, nr);
-	if (ptrace(PTRACE_GETREGS, in->tid, 0, &r))
-		return cm_err(-errno, "thread %d: cannot get registers", in->tid);
 	*ok = 1;
 	in->nr_calls++;
 	return (long)r.rax;
@@ -419,9 +444,8 @@ int inject_release(struct inject *in)
 	free(in->held);
 	in->held = NULL;
 	in->cap_held = 0;
-	if (in->pinned && sched_setaffinity(in->tid, in->cpus_size, in->saved_cpus) && !ret)
+	if (unpin_cpu(in) && !ret)
 		ret = cm_err(-errno, "thread %d: cannot restore the CPU mask", in->tid);
-	in->pinned = 0;
 	CPU_FREE(in->saved_cpus);
 	in->saved_cpus = NULL;
 	free(in->xstate);

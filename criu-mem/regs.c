@@ -104,7 +104,7 @@ static void read_cpu_mask(pid_t tid, struct inject *in, ThreadCore *t)
 	uint64_t m = 0;
 	int i;
 
-	if (in && in->tid == tid && in->pinned && in->saved_cpus)
+	if (in && in->tid == tid && in->cpus_size && in->saved_cpus)
 		src = in->saved_cpus;
 	else if (sched_getaffinity(tid, sizeof(set), &set))
 		return;

@@ -246,6 +246,35 @@ static int cmd_signal(struct probe *p, int sig, int count)
 	return ret;
 }
 
+/* Injects a getpid into every thread, then holds the session open (for a
+ * test that SIGKILLs us between injected calls). */
+static int cmd_inject_hold(struct probe *p, double secs)
+{
+	unsigned long a[6] = { 0 };
+	struct inject *in;
+	size_t i, n;
+	int ok, ret = probe_freeze(p);
+
+	if (ret)
+		return ret;
+	n = p->f.nr_tids;
+	in = calloc(n, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	for (i = 0; !ret && i < n; i++) {
+		ret = inject_init(&in[i], p->f.tids[i]);
+		if (!ret && inject_syscall(&in[i], SYS_getpid, a, &ok) != p->pid)
+			ret = -EPROTO;
+	}
+	printf("injected %zu threads\n", i);
+	fflush(stdout);
+	usleep((useconds_t)(secs * 1e6));
+	for (i = 0; i < n; i++)
+		inject_release(&in[i]);
+	free(in);
+	return ret;
+}
+
 static int cmd_hold(struct probe *p, double secs)
 {
 	uint64_t end;
@@ -395,7 +424,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: cm-probe [-v] [-c CGROUP] CMD PID [ARGS]\n"
 		"  seize | regs | inject | inject-all | inject-getpid [N] | inject-mmap [N]\n"
-		"  inject-signal SIG [NRT] | freeze-hold SECONDS | scan START END [ioctl|pagemap] | vmas | files | task\n");
+		"  inject-signal SIG [NRT] | inject-hold SECONDS | freeze-hold SECONDS | scan START END [ioctl|pagemap] | vmas | files | task\n");
 	exit(2);
 }
 
@@ -433,6 +462,8 @@ int main(int argc, char **argv)
 		ret = cmd_bench(&p, SYS_mmap, argc ? atoi(argv[0]) : 100);
 	else if (!strcmp(cmd, "inject-signal") && argc >= 1)
 		ret = cmd_signal(&p, atoi(argv[0]), argc > 1 ? atoi(argv[1]) : 0);
+	else if (!strcmp(cmd, "inject-hold") && argc >= 1)
+		ret = cmd_inject_hold(&p, atof(argv[0]));
 	else if (!strcmp(cmd, "freeze-hold") && argc >= 1)
 		ret = cmd_hold(&p, atof(argv[0]));
 	else if (!strcmp(cmd, "scan") && argc >= 2)
