@@ -2,7 +2,9 @@
 /*
  * cmd_core.c: `criu-mem core DIR -o FILE`: an ELF core file of a dumped
  * process for gdb. The header and notes come from elfcore.c; this file
- * writes the segment data sparsely (zero and absent pages are holes).
+ * writes the segment data sparsely (zero and absent pages are holes):
+ * stored pages frame by frame with parallel decompression, parent pages
+ * through img_mem_read().
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -55,7 +57,7 @@ static int core_put_pages(struct core_ctx *c, const struct elfcore_seg *s, uint6
 	int ret;
 
 	for (i = 0; i <= np; i++) {
-		int keep = i < np && !((absent[i / 8] >> (i % 8)) & 1) &&
+		int keep = i < np && !(absent && ((absent[i / 8] >> (i % 8)) & 1)) &&
 			   !mem_is_zero(buf + i * ps, ps);
 
 		if (keep) {
@@ -115,7 +117,7 @@ static size_t core_first_run(const struct img_mem *m, uint64_t addr)
 	return lo;
 }
 
-/* Calls fn for each non-zero run overlapping a stored segment; counts bytes when !fn. */
+/* Copies the parent's pages of stored segments; counts their bytes instead when bytes is set. */
 static int core_walk(struct core_ctx *c, const struct elfcore_plan *p, uint64_t *bytes)
 {
 	const struct img_mem *m = c->m;
@@ -134,7 +136,7 @@ static int core_walk(struct core_ctx *c, const struct elfcore_plan *p, uint64_t 
 			uint64_t rs = MAX(run->vaddr, s->vaddr);
 			uint64_t re = MIN(run->vaddr + run->nr_pages * m->page_size, end);
 
-			if (run->flags & PE_ZERO)
+			if (run->flags & (PE_ZERO | PE_PRESENT))	/* holes / frame walk */
 				continue;
 			if (bytes) {
 				*bytes += re - rs;
@@ -145,6 +147,78 @@ static int core_walk(struct core_ctx *c, const struct elfcore_plan *p, uint64_t 
 				return ret;
 		}
 	}
+	return 0;
+}
+
+struct core_frames {
+	struct core_ctx *c;
+	const struct elfcore_plan *p;
+	int cb_err;		/* the callback failed (and reported it) */
+};
+
+/* The segment containing addr, or NULL. */
+static const struct elfcore_seg *core_seg_find(const struct elfcore_plan *p, uint64_t addr)
+{
+	size_t lo = 0, hi = p->nr, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (p->segs[mid].vaddr + p->segs[mid].memsz <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < p->nr && p->segs[lo].vaddr <= addr ? &p->segs[lo] : NULL;
+}
+
+/* img_mem_foreach_frame() callback: writes the runs of one decompressed frame. */
+static int core_frame_cb(void *arg, const struct img_frame *f, const void *data,
+			 const struct img_run *const *runs, size_t nr_runs)
+{
+	struct core_frames *cf = arg;
+	struct core_ctx *c = cf->c;
+	size_t ps = c->m->page_size, i;
+	int ret;
+
+	for (i = 0; i < nr_runs; i++) {
+		const struct img_run *r = runs[i];
+		uint64_t s = r->vaddr, e = r->vaddr + r->nr_pages * ps, n;
+
+		while (s < e) {
+			const struct elfcore_seg *seg = core_seg_find(cf->p, s);
+
+			if (!seg) {	/* cannot happen: runs lie inside VMAs */
+				s += ps;
+				continue;
+			}
+			n = MIN(e, seg->vaddr + seg->memsz) - s;
+			if (seg->filesz) {
+				ret = core_put_pages(c, seg, s, (const uint8_t *)data +
+						     (r->offset + (s - r->vaddr) / ps) * ps, n, NULL);
+				if (ret) {
+					cf->cb_err = ret;
+					return ret;
+				}
+			}
+			s += n;
+		}
+	}
+	c->done += f->raw_len;
+	progress_update(&c->pb, c->done);
+	return 0;
+}
+
+/* Stored pages: every frame once, decompressed by all CPUs. */
+static int core_put_frames(struct core_ctx *c, const struct elfcore_plan *p)
+{
+	struct core_frames cf = { c, p, 0 };
+	long ret;
+
+	ret = img_mem_foreach_frame(c->m, 0, core_frame_cb, &cf);
+	if (cf.cb_err)
+		return cf.cb_err;
+	if (ret < 0)
+		return cm_err((int)ret, "pid %u: %s", c->m->pid, img_strerror());
 	return 0;
 }
 
@@ -261,6 +335,7 @@ static int core_write(struct core_ctx *c, const struct addr_img *ai, int all, in
 	struct elfcore_in in;
 	char psargs[80];
 	uint64_t total = 0;
+	size_t i;
 	int ret;
 
 	core_fill_in(ai, &in, psargs, sizeof(psargs), all);
@@ -285,8 +360,12 @@ static int core_write(struct core_ctx *c, const struct addr_img *ai, int all, in
 		goto out;
 	}
 	core_walk(c, &plan, &total);
+	for (i = 0; i < c->m->nr_frames; i++)
+		total += c->m->frames[i].raw_len;
 	progress_init(&c->pb, "core", total, quiet);
-	ret = core_walk(c, &plan, NULL);
+	ret = core_put_frames(c, &plan);
+	if (!ret)
+		ret = core_walk(c, &plan, NULL);
 	progress_done(&c->pb);
 	if (!ret)
 		ret = core_put_vdso(c, &plan);

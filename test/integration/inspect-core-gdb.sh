@@ -46,6 +46,19 @@ grep -q 'dontdump-secret' "$T/gdb.out" && die "VM_DONTDUMP memory was written"
 gdb -nx -batch -ex "x/s $dd" "$prog" "$T/core-all" 2>&1 | grep -q 'dontdump-secret' ||
 	echo "note: the dumper did not store the VM_DONTDUMP page; --all has nothing to add"
 
+# An incremental child image: unchanged pages are read through the parent.
+kill -USR1 "$TPID"
+for i in $(seq 200); do grep -q '^changed' "$out" && break; sleep 0.05; done
+"$CRIU_MEM" dump -t "$TPID" -D "$T/img2" --leave-running --prev-images-dir ../img ||
+	die "incremental dump failed"
+"$CRIU_MEM" show "$T/img2" | grep -q '^pages: .* [1-9][0-9]* parent' || die "no parent pages in img2"
+"$CRIU_MEM" core -q "$T/img2" -o "$T/core2" || die "criu-mem core of the child failed"
+m1=$(awk '/^marker/{print $2; exit}' "$out")	# in the data region: a parent page
+gdb -nx -batch -ex 'print global_counter' -ex "x/s $m1" "$prog" "$T/core2" \
+	>"$T/gdb2.out" 2>&1
+grep -q "^\$1 = $((counter + 1))\$" "$T/gdb2.out" || die "child core: $(cat "$T/gdb2.out")"
+grep -q '"CMEM-MARKER-7f3a9c"' "$T/gdb2.out" || die "child core lacks parent pages"
+
 # A hostile image: the core writer fails with a message and leaves no file.
 cp -r "$T/img" "$T/bad"
 f=$(ls "$T/bad"/core-*.img)
