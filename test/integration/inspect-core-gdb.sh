@@ -57,7 +57,7 @@ m1=$(awk '/^marker/{print $2; exit}' "$out")	# in the data region: a parent page
 gdb -nx -batch -ex 'print global_counter' -ex "x/s $m1" "$prog" "$T/core2" \
 	>"$T/gdb2.out" 2>&1
 grep -q "^\$1 = $((counter + 1))\$" "$T/gdb2.out" || die "child core: $(cat "$T/gdb2.out")"
-grep -q '"CMEM-MARKER-7f3a9c"' "$T/gdb2.out" || die "child core lacks parent pages"
+grep -q '"CMEM-MARKER-7f3a9c' "$T/gdb2.out" || die "child core lacks parent pages"
 
 # A hostile image: the core writer fails with a message and leaves no file.
 cp -r "$T/img" "$T/bad"
