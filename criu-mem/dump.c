@@ -291,27 +291,41 @@ static void fix_special_kinds(struct vma_list *l)
 				l->v[i].kind = sp[k].kind;
 }
 
-/* Record-only VMAs and the refusal of VM_IO/PFNMAP. */
-static int vma_dumpable(struct dump_ctx *c, const struct vma *v)
+/* VMAs whose pages are dumped: not [vdso]/[vvar]/[vsyscall], not VM_IO/PFNMAP. */
+static int vma_has_data(const struct vma *v)
 {
 	switch (v->kind) {
 	case VMA_KIND__VMA_VDSO:
 	case VMA_KIND__VMA_VVAR:
 	case VMA_KIND__VMA_VSYSCALL:
-		return 0;
 	case VMA_KIND__VMA_UNSUPPORTED:
-		if (c->o->skip_unsupported_vmas) {
-			pr_warn("pid %d: VMA %#lx-%#lx '%s' is VM_IO/PFNMAP: recorded, not dumped",
-				(int)c->o->pid, (unsigned long)v->start, (unsigned long)v->end,
-				v->path ? v->path : "");
-			return 0;
-		}
-		return cm_err(-ENOTSUP, "pid %d: VMA %#lx-%#lx '%s' is a VM_IO/PFNMAP mapping, "
-			      "which cannot be dumped", (int)c->o->pid, (unsigned long)v->start,
-			      (unsigned long)v->end, v->path ? v->path : "");
+		return 0;
 	default:
 		return 1;
 	}
+}
+
+/* Refuses VM_IO/PFNMAP VMAs before any page is read (or warns with --skip-unsupported-vmas). */
+static int check_vmas(struct dump_ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->vmas.nr; i++) {
+		const struct vma *v = &c->vmas.v[i];
+
+		if (v->kind != VMA_KIND__VMA_UNSUPPORTED)
+			continue;
+		if (!c->o->skip_unsupported_vmas)
+			return cm_err(-ENOTSUP, "pid %d: VMA %#lx-%#lx '%s' is a VM_IO/PFNMAP "
+				      "mapping, which cannot be dumped (--skip-unsupported-vmas "
+				      "records it without data)", (int)c->o->pid,
+				      (unsigned long)v->start, (unsigned long)v->end,
+				      v->path ? v->path : "");
+		pr_warn("pid %d: VMA %#lx-%#lx '%s' is VM_IO/PFNMAP: recorded, not dumped",
+			(int)c->o->pid, (unsigned long)v->start, (unsigned long)v->end,
+			v->path ? v->path : "");
+	}
+	return 0;
 }
 
 static int dump_pages(struct dump_ctx *c)
@@ -326,12 +340,8 @@ static int dump_pages(struct dump_ctx *c)
 	for (i = 0; i < c->vmas.nr; i++) {
 		const struct vma *v = &c->vmas.v[i];
 
-		ret = vma_dumpable(c, v);
-		if (ret <= 0) {
-			if (ret)
-				return ret;
+		if (!vma_has_data(v))
 			continue;
-		}
 		c->cur = v;
 		c->cur_idx = i;
 		ret = pscan_range(&c->scan, v->start, v->end, scan_cb, c);
@@ -513,7 +523,7 @@ static void pageout(struct dump_ctx *c)
 		const struct vma *v = &c->vmas.v[i];
 		struct iovec iov = { (void *)(uintptr_t)v->start, v->end - v->start };
 
-		if (vma_dumpable(c, v) <= 0)
+		if (!vma_has_data(v))
 			continue;
 		if (syscall(SYS_process_madvise, pidfd, &iov, 1, MADV_PAGEOUT, 0) < 0)
 			pr_debug("pid %d: MADV_PAGEOUT at %#lx: %s", (int)c->o->pid,
@@ -578,6 +588,9 @@ static int dump_steps(struct dump_ctx *c, uint64_t ctime_ns)
 	if (ret)
 		return ret;
 	fix_special_kinds(&c->vmas);
+	ret = check_vmas(c);
+	if (ret)
+		return ret;
 	phase(c, "vmas read");
 	ret = dump_task_capture(c->dir, &c->fz, &c->vmas, c->o->skip_unsupported_fds, &c->mm);
 	if (ret)
