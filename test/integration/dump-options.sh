@@ -74,3 +74,21 @@ if [ "$old" -lt 2 ] && echo 2 >$HP 2>/dev/null && [ "$(cat $HP)" -ge 2 ]; then
 	dump_mode hugetlb vmsplice
 	echo "$old" >$HP
 fi
+
+# Command line: --help, usage errors, -R, progress bar on a TTY only.
+"$CRIU_MEM" dump --help | grep -q -- "--xfer vmsplice|readv" || die "--help lacks --xfer"
+"$CRIU_MEM" dump -t 1 >/dev/null 2>&1; [ $? = 2 ] || die "missing -D is not a usage error"
+"$CRIU_MEM" dump -t 1 -D "$T/x" --xfer=bogus >/dev/null 2>&1; [ $? = 2 ] || die "bad --xfer accepted"
+"$CRIU_MEM" dump -t 1 -D "$T/x" --compress-level 99 >/dev/null 2>&1; [ $? = 2 ] || die "bad level accepted"
+rm -f "$T/tgt_mem.out"
+start_target tgt_mem anon 13
+"$CRIU_MEM" dump -t "$TPID" -D "$T/d-R" -R --no-fsync >"$T/out" 2>"$T/err" || die "-R dump failed"
+grep -q '\[#' "$T/err" && die "progress bar drawn on a non-TTY"
+if command -v script >/dev/null; then
+	script -qc "$CRIU_MEM dump -t $TPID -D $T/d-tty -R --no-fsync" "$T/tty" >/dev/null ||
+		die "dump on a TTY failed"
+	grep -q "dump: pid $TPID: frozen" "$T/tty" || die "no summary on the TTY"
+fi
+assert_running "$TPID"
+check_selftest "$TPID" "$T/tgt_mem.out"
+echo "ok: command line"
