@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "pagescan.h"
 #include "unit.h"
 #include "vma.h"
 
@@ -354,4 +355,63 @@ out:
 	unlink(path);
 	rmdir(dir);
 	return ret;
+}
+
+static int huge_run(void *arg, const struct pscan_run *r)
+{
+	struct pscan_run *out = arg;
+
+	if (out->nr_pages)
+		return -E2BIG;
+	*out = *r;
+	return 0;
+}
+
+/* Both scan modes see one present huge run. */
+static int huge_scan(char *m)
+{
+	enum pscan_mode modes[2] = { PSCAN_IOCTL, PSCAN_PAGEMAP };
+	struct pscan_run r;
+	struct pscan s;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		memset(&r, 0, sizeof(r));
+		CHECK_EQ(pscan_open(&s, getpid(), modes[i]), 0);
+		CHECK_EQ(pscan_range(&s, (uintptr_t)m, (uintptr_t)m + (2 << 20), huge_run, &r), 0);
+		pscan_close(&s);
+		CHECK_EQ(r.vaddr, (uintptr_t)m);
+		CHECK_EQ(r.nr_pages, 512);
+		CHECK_EQ(r.flags & (PSCAN_PRESENT | PSCAN_HUGE), PSCAN_PRESENT | PSCAN_HUGE);
+	}
+	return 0;
+}
+
+/* hugetlb: only when the machine has a free huge page reserved (no
+ * system setting is changed here). */
+UNIT_TEST(vma_hugetlb_kind)
+{
+	struct vma_list l;
+	const struct vma *v;
+	char *m;
+
+	m = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
+		 -1, 0);
+	if (m == MAP_FAILED) {
+		fprintf(stderr, "  no free 2 MiB huge page: skipped\n");
+		return 0;
+	}
+	m[0] = 1;
+	vma_list_init(&l);
+	CHECK_EQ(vma_list_read(&l, getpid()), 0);
+	v = find_vma(&l, (uintptr_t)m);
+	CHECK(v);
+	CHECK_EQ(v->kind, VMA_KIND__VMA_HUGETLB);
+	CHECK_EQ(v->page_shift, 21);
+	CHECK(v->vm_flags & (1ull << VMF_HT));
+	vma_list_release(&l);
+	if (huge_scan(m))
+		return 1;
+	munmap(m, 2 << 20);
+	return 0;
 }
