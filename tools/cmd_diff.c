@@ -26,6 +26,7 @@ static const char *const pdiff_names[] = { "changed", "only_in_1", "only_in_2" }
 
 struct diff_ctx {
 	struct img_mem *a, *b;
+	const struct img_mem *child;	/* a or b when it is the other's incremental child */
 	const char *path_a, *path_b;
 	struct json_out *j;	/* NULL: text */
 	size_t ps;
@@ -285,8 +286,8 @@ static int diff_chunk(struct diff_ctx *c, uint64_t s, size_t n)
 	return 0;
 }
 
-/* Start of the first run of m that ends after addr, or UINT64_MAX. */
-static uint64_t next_run_start(const struct img_mem *m, uint64_t addr)
+/* Index of the first run of m that ends after addr (nr_runs if none). */
+static size_t run_index(const struct img_mem *m, uint64_t addr)
 {
 	size_t lo = 0, hi = m->nr_runs, mid;
 
@@ -297,13 +298,47 @@ static uint64_t next_run_start(const struct img_mem *m, uint64_t addr)
 		else
 			hi = mid;
 	}
-	return lo < m->nr_runs ? MAX(m->runs[lo].vaddr, addr) : UINT64_MAX;
+	return lo;
+}
+
+/* Start of the first run of m that ends after addr, or UINT64_MAX. */
+static uint64_t next_run_start(const struct img_mem *m, uint64_t addr)
+{
+	size_t i = run_index(m, addr);
+
+	return i < m->nr_runs ? MAX(m->runs[i].vaddr, addr) : UINT64_MAX;
+}
+
+/*
+ * When one image is the incremental child of the other, its PE_PARENT
+ * pages equal the other's by construction. Returns the end of such a
+ * stretch at addr (> addr), or addr when addr is not in one; *next is set
+ * to the start of the next such stretch.
+ */
+static uint64_t parent_stretch(const struct diff_ctx *c, uint64_t addr, uint64_t *next)
+{
+	const struct img_mem *m = c->child;
+	size_t i;
+
+	*next = UINT64_MAX;
+	if (!m)
+		return addr;
+	for (i = run_index(m, addr); i < m->nr_runs; i++) {
+		if (m->runs[i].flags != PE_PARENT)
+			continue;
+		if (m->runs[i].vaddr > addr) {
+			*next = m->runs[i].vaddr;
+			return addr;
+		}
+		return m->runs[i].vaddr + m->runs[i].nr_pages * m->page_size;
+	}
+	return addr;
 }
 
 /* Compares the pages of [s, e), mapped in both, skipping stretches with no runs. */
 static int diff_common(struct diff_ctx *c, uint64_t s, uint64_t e)
 {
-	uint64_t cur = s, na, nb;
+	uint64_t cur = s, na, nb, pend, pnext, n;
 	int ret;
 
 	while (cur < e) {
@@ -313,10 +348,16 @@ static int diff_common(struct diff_ctx *c, uint64_t s, uint64_t e)
 		if (cur >= e)
 			break;
 		cur = ALIGN_DOWN(cur, (uint64_t)c->ps);
-		ret = diff_chunk(c, cur, MIN((uint64_t)DIFF_CHUNK, e - cur));
+		pend = parent_stretch(c, cur, &pnext);
+		if (pend > cur) {	/* unchanged by construction */
+			cur = pend;
+			continue;
+		}
+		n = MIN(MIN((uint64_t)DIFF_CHUNK, e - cur), pnext - cur);
+		ret = diff_chunk(c, cur, n);
 		if (ret)
 			return ret;
-		cur += MIN((uint64_t)DIFF_CHUNK, e - cur);
+		cur += n;
 	}
 	return 0;
 }
@@ -395,6 +436,13 @@ out:
 	return ret;
 }
 
+static int diff_is_child(const InventoryEntry *child, const InventoryEntry *parent)
+{
+	return child->has_parent_id && child->parent_id.len == parent->image_id.len &&
+	       parent->image_id.len && !memcmp(child->parent_id.data, parent->image_id.data,
+					       parent->image_id.len);
+}
+
 int cmd_diff(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -443,6 +491,7 @@ int cmd_diff(int argc, char **argv)
 		goto out;
 	c.a = ia.mem;
 	c.b = ib.mem;
+	c.child = diff_is_child(ib.inv, ia.inv) ? c.b : diff_is_child(ia.inv, ib.inv) ? c.a : NULL;
 	c.ps = c.a->page_size;
 	if (c.b->page_size != c.ps || c.ps < 8 || (c.ps & (c.ps - 1))) {
 		ret = cm_err(-EINVAL, "page sizes differ (%zu and %zu)", c.ps, c.b->page_size);
