@@ -61,6 +61,8 @@ void pscan_close(struct pscan *s);
  * modes report identical runs (HUGE in pagemap mode: 512 contiguous,
  * aligned PFNs confirmed by /proc/kpageflags THP/HUGE when readable).
  * PFNZERO pages never carry PSCAN_FILE; swapped pages carry only SWAPPED.
+ * The pagemap mode needs CAP_SYS_ADMIN to see PFNs: without it, zero-page
+ * and THP detection are off (pages read as plain PRESENT).
  */
 int pscan_range(struct pscan *s, uint64_t start, uint64_t end,
 		int (*cb)(void *arg, const struct pscan_run *run), void *arg);
