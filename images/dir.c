@@ -25,7 +25,51 @@ struct img_dir {
 	int fd;
 	unsigned int flags;
 	int committed;
+	struct dir_hash {	/* sizes and hashes known from the writers */
+		char name[64];
+		uint64_t size, xxh3;
+	} *hashes;
+	size_t nr_hashes;
 };
+
+int img_dir_file_hashed(struct img_dir *d, const char *name, uint64_t size, uint64_t xxh3)
+{
+	struct dir_hash *h;
+
+	if (strlen(name) >= sizeof(h->name))
+		return img_err(-ENAMETOOLONG, "'%s': name too long", name);
+	h = realloc(d->hashes, (d->nr_hashes + 1) * sizeof(*h));
+	if (!h)
+		return img_err(-ENOMEM, "no memory");
+	d->hashes = h;
+	h += d->nr_hashes++;
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->size = size;
+	h->xxh3 = xxh3;
+	return 0;
+}
+
+/* Size and hash of a file of the directory: known from its writer, or read back. */
+static int dir_file_hash(struct img_dir *d, int fd, const char *name, uint64_t *size,
+			 uint64_t *hash)
+{
+	int sync = !(d->flags & IMG_DIR_NOFSYNC);
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < d->nr_hashes; i++) {
+		if (strcmp(d->hashes[i].name, name))
+			continue;
+		if (fstat(fd, &st) || (uint64_t)st.st_size != d->hashes[i].size)
+			break;	/* changed since: read it back */
+		if (sync && fsync(fd))
+			return img_err(-errno, "cannot fsync '%s'", name);
+		*size = d->hashes[i].size;
+		*hash = d->hashes[i].xxh3;
+		return 0;
+	}
+	return img_file_hash(fd, name, sync, size, hash);
+}
 
 static int dir_alloc(const char *path, struct img_dir **out)
 {
@@ -250,8 +294,7 @@ static int dir_list_files(struct img_dir *d, InventoryEntry *inv)
 			ret = img_err(-errno, "cannot open '%s' in '%s'", de->d_name, d->tmp);
 			goto out;
 		}
-		ret = img_file_hash(fd, de->d_name, !(d->flags & IMG_DIR_NOFSYNC), &fe->size,
-				    &fe->xxh3);
+		ret = dir_file_hash(d, fd, de->d_name, &fe->size, &fe->xxh3);
 		close_safe(&fd);
 		if (ret)
 			goto out;
@@ -361,6 +404,7 @@ void img_dir_free(struct img_dir *d)
 	if (d->tmp && d->fd >= 0)
 		dir_remove_tmp(d);
 	close_safe(&d->fd);
+	free(d->hashes);
 	free(d->tmp);
 	free(d->path);
 	free(d);

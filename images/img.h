@@ -112,6 +112,11 @@ const char *img_dir_path(const struct img_dir *d);
  * mode 0600. Returns an fd or -errno.
  */
 int img_dir_create_file(struct img_dir *d, const char *name);
+/*
+ * Added: records the size and XXH3 of file @name as computed by its writer,
+ * so that commit need not read it back (used unless the size changed).
+ */
+int img_dir_file_hashed(struct img_dir *d, const char *name, uint64_t size, uint64_t xxh3);
 /* Opens @name for reading with O_NOFOLLOW. Returns an fd or -errno. */
 int img_dir_open_file(const struct img_dir *d, const char *name);
 

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include <pthread.h>
+#include <sys/uio.h>
+#include <xxhash.h>
 #include <zstd.h>
 
 #include "img.h"
@@ -140,6 +142,23 @@ int img_reader_open_src(const struct img_src *src, int expect_kind, struct img_r
 /* Kind from a file name ("mm-12.img" -> IMG_MM, pid 12); -1 when unknown. */
 int img_kind_from_name(const char *name, unsigned int *pid);
 
+
+/* Page-store output stage (pout.c). */
+struct pout {
+	int fd, direct;
+	const char *name;
+	uint8_t *stage;			/* O_DIRECT staging buffer, NULL when buffered */
+	size_t cap, len;
+	uint64_t stage_off;		/* file offset of stage[0] */
+	uint64_t off;			/* bytes written so far */
+	XXH3_state_t *h;		/* of every byte written */
+};
+
+int pout_open(struct pout *o, int fd, const char *name, int try_direct);
+int pout_writev(struct pout *o, const struct iovec *iov, int n);
+/* Writes the rest, closes the fd, returns the file size and XXH3. */
+int pout_close(struct pout *o, uint64_t *size, uint64_t *hash);
+void pout_release(struct pout *o);
 
 /* Private part of struct img_mem (imgmem.c, memframes.c). */
 #define IMG_MEM_CACHE_SLOTS 4

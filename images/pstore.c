@@ -49,7 +49,8 @@ struct pstore_writer {
 	pthread_t wthread;
 	int wthread_started;
 	struct img_dir *d;
-	int pages_fd;
+	struct pout out;		/* pages file */
+	int out_open;
 	uint64_t pages_off, next_frame;
 	struct img_writer *idx;
 	struct img_run *runs;		/* merged, in order */
@@ -196,28 +197,13 @@ static int pw_add_run(struct pstore_writer *w, const struct img_run *r)
 	return 0;
 }
 
-static int pw_writev(struct pstore_writer *w, struct iovec *iov, int n)
+static uint64_t fe_bytes(const struct iovec *iov, int n)
 {
-	while (n > 0) {
-		ssize_t k = writev(w->pages_fd, iov, n);
+	uint64_t sum = 0;
 
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return img_err(-errno, "'%s': write at offset %llu", w->pages_name,
-				       (unsigned long long)w->pages_off);
-		w->pages_off += k;
-		while (n > 0 && (size_t)k >= iov->iov_len) {
-			k -= iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + k;
-			iov->iov_len -= k;
-		}
-	}
-	return 0;
+	while (n--)
+		sum += iov[n].iov_len;
+	return sum;
 }
 
 /* Writes a batch of done items in order: frames, index records, runs. */
@@ -252,9 +238,10 @@ static int pw_write_batch(struct pstore_writer *w, struct pw_item **items, int n
 		w->st.bytes_raw += it->fh.raw_len;
 		w->st.bytes_stored += it->fh.stored_len;
 	}
-	ret = pw_writev(w, iov, nio);
+	ret = pout_writev(&w->out, iov, nio);
 	if (ret)
 		return ret;
+	w->pages_off += fe_bytes(iov, nio);
 	for (i = 0; i < n; i++) {
 		struct pw_item *it = items[i];
 		struct img_run *runs = it->is_hole ? &it->hole : it->out;
@@ -406,7 +393,6 @@ int pstore_writer_open(struct img_dir *d, unsigned int pid, const struct pstore_
 	w->d = d;
 	w->pid = pid;
 	w->ps = page_size();
-	w->pages_fd = -1;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond_free, NULL);
 	pthread_cond_init(&w->cond_work, NULL);
@@ -423,17 +409,17 @@ int pstore_writer_open(struct img_dir *d, unsigned int pid, const struct pstore_
 	ret = pw_alloc_items(w);
 	if (ret)
 		goto err;
-	w->pages_fd = img_dir_create_file(d, w->pages_name);
-	if (w->pages_fd < 0) {
-		ret = w->pages_fd;
+	ret = img_dir_create_file(d, w->pages_name);
+	if (ret < 0)
 		goto err;
-	}
+	w->out_open = 1;
+	ret = pout_open(&w->out, ret, w->pages_name, 1);
+	if (ret)
+		goto err;
 	img_hdr_encode(hdr, &h);
-	ret = write_full(w->pages_fd, hdr, sizeof(hdr));
-	if (ret) {
-		img_err(ret, "'%s': cannot write header", w->pages_name);
+	ret = pout_writev(&w->out, &(struct iovec){ hdr, sizeof(hdr) }, 1);
+	if (ret)
 		goto err;
-	}
 	w->pages_off = sizeof(hdr);
 	ret = img_writer_open(d, IMG_PAGEIDX, w->idx_name, &w->idx);
 	if (ret)
@@ -638,17 +624,17 @@ static int pw_finish(struct pstore_writer *w)
 {
 	struct img_frame_hdr end = { .flags = FRAME_END, .id = w->next_frame };
 	uint8_t buf[IMG_FRAME_HDR_SIZE];
+	uint64_t size, hash;
 	int ret;
 
 	img_frame_hdr_encode(buf, &end);
-	ret = write_full(w->pages_fd, buf, sizeof(buf));
+	ret = pout_writev(&w->out, &(struct iovec){ buf, sizeof(buf) }, 1);
+	if (!ret)
+		ret = pout_close(&w->out, &size, &hash);
+	if (!ret)
+		ret = img_dir_file_hashed(w->d, w->pages_name, size, hash);
 	if (ret)
-		return img_err(ret, "'%s': cannot write the end marker", w->pages_name);
-	if (close(w->pages_fd)) {
-		w->pages_fd = -1;
-		return img_err(-errno, "'%s': close failed", w->pages_name);
-	}
-	w->pages_fd = -1;
+		return ret;
 	ret = img_writer_close(w->idx);
 	w->idx = NULL;
 	if (ret)
@@ -694,7 +680,8 @@ void pstore_writer_free(struct pstore_writer *w)
 	free(w->workers);
 	free(w->runs);
 	img_writer_free(w->idx);
-	close_safe(&w->pages_fd);
+	if (w->out_open)
+		pout_release(&w->out);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond_free);
 	pthread_cond_destroy(&w->cond_work);

@@ -5,10 +5,13 @@
  * flipped bits, wrong magic, newer version, absurd lengths.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <xxhash.h>
 #include <zstd.h>
 
 #include "imgint.h"
@@ -370,5 +373,49 @@ UNIT_TEST(img_pages_walk_goes_on_after_payload_errors)
 	CHECK(pstore_iter_next(it, &f, 1) < 0);
 	pstore_iter_free(it);
 	free(file);
+	return 0;
+}
+
+/* The page-store output stage, buffered and O_DIRECT: same bytes, same hash. */
+UNIT_TEST(img_pout_direct_and_buffered)
+{
+	const size_t len = (9u << 20) + 12345;
+	uint8_t *src = malloc(len), *back;
+	char path[128];
+	int direct;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		src[i] = (uint8_t)(i * 7 + (i >> 12));
+	for (direct = 0; direct < 2; direct++) {
+		struct pout o;
+		uint64_t size, hash;
+		size_t off = 0, step = 1;
+		int fd;
+		long got;
+
+		snprintf(path, sizeof(path), "%s/p", unit_tmpdir());
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		CHECK(fd >= 0);
+		CHECK(!pout_open(&o, fd, "p", direct));
+		while (off < len) {	/* odd-sized pieces */
+			struct iovec iov[2] = { { src + off, MIN(step, len - off) }, { NULL, 0 } };
+
+			CHECK(!pout_writev(&o, iov, 2));
+			off += iov[0].iov_len;
+			step = step * 3 + 1;
+		}
+		CHECK(!pout_close(&o, &size, &hash));
+		pout_release(&o);
+		CHECK_EQ(size, len);
+		CHECK(hash == XXH3_64bits(src, len));
+		got = timg_slurp(path, &back);
+		CHECK_EQ(got, (long)len);
+		CHECK(!memcmp(back, src, len));
+		free(back);
+		*strrchr(path, '/') = 0;
+		timg_rmrf(path);
+	}
+	free(src);
 	return 0;
 }

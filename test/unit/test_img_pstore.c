@@ -8,10 +8,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test_img.h"
 #include "unit.h"
 #include "util.h"
+
+/* The inventory's sizes and hashes (partly from the writers) match the files. */
+static int check_inventory(const struct img_dir *d)
+{
+	InventoryEntry *inv;
+	uint64_t size, hash;
+	size_t i;
+	int fd, bad = 0;
+
+	if (img_inventory_read(d, &inv))
+		return 1;
+	for (i = 0; i < inv->n_files; i++) {
+		fd = img_dir_open_file(d, inv->files[i]->name);
+		if (fd < 0 || img_file_hash(fd, "f", 0, &size, &hash) ||
+		    size != inv->files[i]->size || hash != inv->files[i]->xxh3) {
+			fprintf(stderr, "  inventory entry of %s is wrong\n", inv->files[i]->name);
+			bad = 1;
+		}
+		close(fd);
+	}
+	inventory_entry__free_unpacked(inv, NULL);
+	return bad;
+}
 
 static int roundtrip(const struct timg *t, struct pstore_stats *st, struct img_mem **mp,
 		     struct img_dir **dp, char *path, size_t plen)
@@ -27,7 +51,7 @@ static int roundtrip(const struct timg *t, struct pstore_stats *st, struct img_m
 		fprintf(stderr, "  load: %d %s\n", ret, img_strerror());
 		return 1;
 	}
-	return timg_check(*mp, t);
+	return check_inventory(*dp) || timg_check(*mp, t);
 }
 
 static void done(struct img_mem *m, struct img_dir *d, const char *path)
