@@ -195,8 +195,15 @@ static int host_wait_setup(struct rn_host *h, int rfd)
 	}
 	if (ret)
 		return cm_err(ret, "host process %d: status pipe", h->pid);
-	if (msg.step == HS_OK)
-		return 0;
+	if (msg.step == HS_OK) {
+		/* EOF once the host closed its end: it holds no fd of ours then. */
+		char c;
+		ssize_t n;
+
+		while ((n = read(rfd, &c, 1)) < 0 && errno == EINTR)
+			;
+		return n == 0 ? 0 : cm_err(-EPROTO, "host process %d: status pipe", h->pid);
+	}
 	if (msg.step < 0 || (size_t)msg.step >= ARRAY_SIZE(host_step_names))
 		msg.step = HS_PARENT;
 	if (msg.step == HS_SIGACTION && msg.arg)

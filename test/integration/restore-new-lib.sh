@@ -61,3 +61,24 @@ close_stray_fds() {
 	return 0
 }
 close_stray_fds
+
+# task_sig PID: per-task state a restore must bring back: umask, signal
+# mask/handlers/ignored, personality, cwd, exe, cmdline, environ, comm, and
+# the fd table above 2 (target, pos, flags; pipe inodes left out: pipes are
+# new).
+task_sig() {
+	local p=$1 f n
+	grep -E '^(Umask|SigBlk|SigIgn|SigCgt|NoNewPrivs|Seccomp):' "/proc/$p/status"
+	echo "personality $(cat "/proc/$p/personality")"
+	echo "cwd $(readlink "/proc/$p/cwd")"
+	echo "exe $(readlink "/proc/$p/exe")"
+	echo "cmdline $(tr '\0' ' ' <"/proc/$p/cmdline")"
+	echo "environ $(tr '\0' '\n' <"/proc/$p/environ" | sort | md5sum)"
+	echo "comm $(cat "/proc/$p/comm")"
+	for f in /proc/$p/fd/*; do
+		n=${f##*/}
+		[ "$n" -le 2 ] && continue	# inherited from criu-mem or redirected
+		echo "fd $n $(readlink "$f" | sed 's/^pipe:\[[0-9]*\]/pipe/') " \
+			"$(grep -E '^(pos|flags):' "/proc/$p/fdinfo/$n" | tr '\n\t' '  ')"
+	done | sort -n -k2
+}

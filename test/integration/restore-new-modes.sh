@@ -1,22 +1,33 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Every single-threaded tgt_mem layout round-trips as a new process: dump
-# (the original is killed), restore -D DIR -d with the original pid, the
-# maps and smaps VmFlags equal the ones at dump time, and on SIGUSR1 the
-# restored target verifies its own memory and prints "ok". The threads mode
-# is refused with a clear message and nothing is left behind.
+# (the original is killed), restore -D DIR -d with the original pid; maps,
+# smaps VmFlags and the task state (umask, signal mask and handlers, cwd,
+# exe, cmdline, environ, fds) equal the ones at dump time, and on SIGUSR1
+# the restored target verifies its own memory and prints "ok". Without -d,
+# criu-mem waits and passes the exit status on. The threads mode is refused
+# with a clear message and nothing is left behind.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/restore-new-lib.sh"
 export TGT_MEM_DIR=$T TGT_MEM_VMAS=2000
 
+# restore_mode MODE [wait]: with "wait", criu-mem runs without -d.
 restore_mode() {
-	local mode=$1 dir="$T/img-$1" rpid
+	local mode=$1 how=${2:-detached} dir="$T/img-$1" rpid cm rc
 	rm -f "$T/tgt_mem.out" "$T/restored.out" "$T/pid"
 	start_target tgt_mem "$mode" 777
 	vma_sig "$TPID" >"$T/before"
+	task_sig "$TPID" >"$T/task.before"
 	dump_kill "$TPID" "$dir"
-	"$CRIU_MEM" restore -D "$dir" -d --pidfile "$T/pid" >"$T/restored.out" \
-		2>"$T/restore.err" || die "$mode: restore failed: $(cat "$T/restore.err")"
+	if [ "$how" = detached ]; then
+		"$CRIU_MEM" restore -D "$dir" -d --pidfile "$T/pid" >"$T/restored.out" \
+			2>"$T/restore.err" || die "$mode: restore failed: $(cat "$T/restore.err")"
+	else
+		"$CRIU_MEM" restore -D "$dir" --pidfile "$T/pid" --stdout "$T/restored.out" \
+			2>"$T/restore.err" &
+		cm=$!
+		CHILDREN+=("$cm")
+	fi
 	rpid=$(wait_pidfile "$T/pid")
 	CHILDREN+=("$rpid")
 	[ "$rpid" = "$TPID" ] || die "$mode: restored with pid $rpid, not $TPID"
@@ -24,19 +35,35 @@ restore_mode() {
 	vma_sig "$rpid" >"$T/after"
 	diff "$T/before" "$T/after" >"$T/maps.diff" ||
 		die "$mode: maps/VmFlags differ after restore: $(cat "$T/maps.diff")"
-	[ "$(readlink "/proc/$rpid/exe")" = "$TARGETS/tgt_mem" ] ||
-		die "$mode: /proc/$rpid/exe is $(readlink "/proc/$rpid/exe")"
-	kill -USR1 "$rpid"
-	wait_gone "$rpid"
-	grep -q '^ok$' "$T/restored.out" ||
+	task_sig "$rpid" >"$T/task.after"
+	diff "$T/task.before" "$T/task.after" >"$T/task.diff" ||
+		die "$mode: task state differs after restore: $(cat "$T/task.diff")"
+	if [ "$how" = term ]; then
+		kill -TERM "$rpid"
+	else
+		kill -USR1 "$rpid"
+	fi
+	if [ "$how" = detached ]; then
+		wait_gone "$rpid"
+	else
+		wait "$cm"
+		rc=$?
+		[ "$how" = wait ] && [ "$rc" != 0 ] &&
+			die "$mode: criu-mem returned $rc for a target that passed its check"
+		# tgt_mem exits 2 on SIGTERM: criu-mem passes that status on.
+		[ "$how" = term ] && [ "$rc" != 2 ] && die "$mode: criu-mem returned $rc, not 2"
+	fi
+	[ "$how" = term ] || grep -q '^ok$' "$T/restored.out" ||
 		die "$mode: restored target's self-check failed: $(cat "$T/restored.out")"
-	echo "ok $mode"
+	echo "ok $mode ($how)"
 	rm -rf "$dir"
 }
 
 for m in anon shared fileprivate fileshared protnone mprotect manyvmas sparse thp memfd; do
 	restore_mode "$m"
 done
+restore_mode anon wait
+restore_mode mprotect term
 
 # Several threads: refused before anything is created.
 start_target tgt_mem threads 777
