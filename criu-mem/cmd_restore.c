@@ -20,7 +20,7 @@
 enum {
 	OPT_PIDFILE = 256, OPT_PIDMISMATCH, OPT_FORCE, OPT_KILL, OPT_JSON, OPT_THREADS,
 	OPT_CGROUP, OPT_NOPROGRESS, OPT_STDIN, OPT_STDOUT, OPT_STDERR, OPT_INHERIT,
-	OPT_SKIPFD,
+	OPT_SKIPFD, OPT_FULLVERIFY,
 };
 
 #define MAX_INHERIT 64
@@ -47,6 +47,7 @@ static const struct option restore_longopts[] = {
 	{ "stderr", required_argument, NULL, OPT_STDERR },
 	{ "inherit-fd", required_argument, NULL, OPT_INHERIT },
 	{ "skip-unsupported-fds", no_argument, NULL, OPT_SKIPFD },
+	{ "full-verify", no_argument, NULL, OPT_FULLVERIFY },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -75,12 +76,14 @@ static void restore_usage(FILE *f)
 		"      --inherit-fd fd[FROM]:FD\n"
 		"                           new process: its fd FD is our fd FROM (repeatable)\n"
 		"      --skip-unsupported-fds  new process: leave fds that can't be reopened closed\n"
+		"      --full-verify        decompress every frame before touching the target\n"
+		"                           (default: check every checksum and frame header)\n"
 		"      --no-progress        no progress bar\n"
 		"      --json               print the summary as JSON on stdout\n"
 		"  -h, --help               this text\n\n"
-		"The whole image is read and every checksum verified before the target is\n"
-		"touched; a corrupt image or one for another arch, page size or vdso layout\n"
-		"is refused.\n"
+		"The whole image is read and every checksum and frame header verified before\n"
+		"the target is touched; a corrupt image or one for another arch, page size\n"
+		"or vdso layout is refused.\n"
 		"exit codes (in place, or new process with -d): 0 ok, 1 failure, 2 usage,\n"
 		"3 bad image, 4 target missing/traced. A new process without -d: its exit\n"
 		"status (128+signal when killed).\n");
@@ -152,6 +155,7 @@ static int parse_one(struct restore_cli *rc, int opt, const char *arg)
 	case OPT_STDERR: o->std_path[2] = arg; return 0;
 	case OPT_INHERIT: return parse_inherit(rc, arg);
 	case OPT_SKIPFD: o->skip_unsupported_fds = 1; return 0;
+	case OPT_FULLVERIFY: o->full_verify = 1; return 0;
 	default: return -EINVAL;
 	}
 }

@@ -49,6 +49,7 @@ struct restore_opts {
 	unsigned int threads;		/* --threads: decompression workers, 0 = online CPUs */
 	const char *freeze_cgroup;	/* --freeze-cgroup (in place) */
 	int no_progress;		/* no progress bar */
+	int full_verify;		/* --full-verify: decompress every frame in the gate */
 
 	/* New process only (restore_new.c): where its fds come from. */
 	const char *std_path[3];	/* --stdin/--stdout/--stderr FILE: fd 0/1/2 opened

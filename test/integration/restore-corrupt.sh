@@ -37,16 +37,17 @@ b = f.read(1); f.seek(off); f.write(bytes([b[0] ^ 0x40]))' "$1" "$2"
 
 # refused NAME: restore of $T/bad must exit 3 and leave the target as it was.
 refused() {
-	local rc
-	"$CRIU_MEM" restore -t "$P" -D "$T/bad" --no-progress >"$T/r.out" 2>"$T/r.err"
+	local rc what=$1
+	shift
+	"$CRIU_MEM" restore -t "$P" -D "$T/bad" --no-progress "$@" >"$T/r.out" 2>"$T/r.err"
 	rc=$?
-	[ "$rc" = 3 ] || die "$1: restore exited $rc, expected 3: $(cat "$T/r.err")"
-	grep -q "restore of pid $P failed" "$T/r.err" && die "$1: the target was modified"
+	[ "$rc" = 3 ] || die "$what: restore exited $rc, expected 3: $(cat "$T/r.err")"
+	grep -q "restore of pid $P failed" "$T/r.err" && die "$what: the target was modified"
 	assert_running "$P"
 	layout "$P" >"$T/l.after"
-	diff "$T/l.before" "$T/l.after" >&2 || die "$1: the target's maps changed"
-	[ "$(memsum)" = "$sum_before" ] || die "$1: the target's memory changed"
-	echo "ok $1: refused: $(head -1 "$T/r.err")"
+	diff "$T/l.before" "$T/l.after" >&2 || die "$what: the target's maps changed"
+	[ "$(memsum)" = "$sum_before" ] || die "$what: the target's memory changed"
+	echo "ok $what: refused: $(head -1 "$T/r.err")"
 }
 
 mkbad() {
@@ -58,6 +59,15 @@ mkbad
 size=$(stat -c %s "$pages")
 flip "$T/bad/$(basename "$pages")" $((size / 2))
 refused "byte flipped in a frame"
+
+mkbad
+size=$(stat -c %s "$pages")
+flip "$T/bad/$(basename "$pages")" $((size / 3))
+refused "byte flipped in a frame (--full-verify)" --full-verify
+
+mkbad
+flip "$T/bad/$(basename "$pages")" 26	# inside the first frame header
+refused "byte flipped in a frame header"
 
 mkbad
 truncate -s $(($(stat -c %s "$pages") - 5000)) "$T/bad/$(basename "$pages")"
