@@ -235,30 +235,65 @@ static void verify_proc(struct verify *v, const struct img_dir *d, const Process
 	img_mem_free(m);
 }
 
-static void verify_parent(struct verify *v, const InventoryEntry *inv)
+#define VERIFY_MAX_CHAIN 64
+
+/*
+ * Checks one link of the parent chain: the parent of image @dir (whose
+ * inventory is @inv) exists and has the recorded id. Returns the parent's
+ * path and inventory to go on with, or NULL at the end of the chain.
+ */
+static char *verify_parent_link(struct verify *v, const char *dir, const InventoryEntry *inv,
+				InventoryEntry **pinv)
 {
-	InventoryEntry *pinv = NULL;
 	struct img_dir *pd = NULL;
 	char *p = NULL;
 
+	*pinv = NULL;
 	if (!inv->has_parent_id)
-		return;
+		return NULL;
 	if (!inv->parent_path) {
-		problemf(v, "inventory: parent id set but no parent path");
-		return;
+		problemf(v, "'%s': inventory has a parent id but no parent path", dir);
+		return NULL;
 	}
-	if (asprintf(&p, inv->parent_path[0] == '/' ? "%.0s%s" : "%s/%s", v->path,
+	if (asprintf(&p, inv->parent_path[0] == '/' ? "%.0s%s" : "%s/%s", dir,
 		     inv->parent_path) < 0)
-		return;
-	if (img_dir_open(p, &pd) || img_inventory_read(pd, &pinv))
+		return NULL;
+	if (img_dir_open(p, &pd) || img_inventory_read(pd, pinv)) {
 		problemf(v, "parent image '%s' is not available: %s", p, img_strerror());
-	else if (pinv->image_id.len != inv->parent_id.len ||
-		 memcmp(pinv->image_id.data, inv->parent_id.data, inv->parent_id.len))
+	} else if ((*pinv)->image_id.len != inv->parent_id.len ||
+		   memcmp((*pinv)->image_id.data, inv->parent_id.data, inv->parent_id.len)) {
 		problemf(v, "parent image '%s' has another image id", p);
-	if (pinv)
-		inventory_entry__free_unpacked(pinv, NULL);
+		inventory_entry__free_unpacked(*pinv, NULL);
+		*pinv = NULL;
+	}
 	img_dir_free(pd);
-	free(p);
+	if (!*pinv) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Follows the whole parent chain (incremental images). */
+static void verify_parents(struct verify *v, const InventoryEntry *inv)
+{
+	InventoryEntry *cur = NULL, *next;
+	char *dir = NULL, *pdir;
+	int depth;
+
+	for (depth = 0; depth < VERIFY_MAX_CHAIN; depth++) {
+		pdir = verify_parent_link(v, dir ? dir : v->path, cur ? cur : inv, &next);
+		if (cur)
+			inventory_entry__free_unpacked(cur, NULL);
+		free(dir);
+		cur = next;
+		dir = pdir;
+		if (!dir)
+			return;
+	}
+	problemf(v, "parent chain longer than %d images (a loop?)", VERIFY_MAX_CHAIN);
+	inventory_entry__free_unpacked(cur, NULL);
+	free(dir);
 }
 
 static int verify_dir(struct verify *v)
@@ -288,7 +323,7 @@ static int verify_dir(struct verify *v)
 		verify_unlisted(v, d, inv);
 		for (i = 0; i < inv->n_procs; i++)
 			verify_proc(v, d, inv->procs[i]);
-		verify_parent(v, inv);
+		verify_parents(v, inv);
 	}
 	if (v->j) {
 		json_arr_end(v->j);
