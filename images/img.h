@@ -203,8 +203,12 @@ struct pstore_writer;
 
 /*
  * Opens the three files for process @pid. Compression runs in opts->threads
- * worker threads; frames are written in order. Memory is bounded by about
- * (threads + 2) * 2 * frame_bytes.
+ * worker threads; frames are written in order by a writer thread (O_DIRECT
+ * through an 8 MiB staging buffer when the filesystem allows it). Memory is
+ * bounded by about (threads + 2) * 2 * frame_bytes + 8 MiB, plus the run
+ * list (pagemap-PID.img is written at close, with its page counts).
+ * A hole must not be added while a buffer with lower addresses is still
+ * being filled: submit it first (runs must come in increasing address order).
  */
 int pstore_writer_open(struct img_dir *d, unsigned int pid, const struct pstore_opts *opts,
 		       struct pstore_writer **out);
