@@ -323,7 +323,7 @@ static void *grep_worker_main(void *arg)
 {
 	struct grep_worker *w = arg;
 	struct grep_ctx *g = w->g;
-	size_t ps, bmlen = 0, i;
+	size_t ps = 0, bmlen = 0, i;
 	uint8_t *buf = NULL, *absent = NULL;
 
 	if (!w->m) {
