@@ -155,11 +155,26 @@ static int prepare_pipe(FdEntry **all, size_t nr, const FdEntry *e, struct pipe_
 	return *src < 0 ? cm_err(-errno, "fd %u: dup", e->fd) : 0;
 }
 
+/* True when --stdin/--stdout/--stderr or --inherit-fd gives fd its source. */
+static int opt_covers(const struct restore_opts *o, uint32_t fd)
+{
+	size_t i;
+
+	if (fd <= 2 && o->std_path[fd])
+		return 1;
+	for (i = 0; i < o->nr_inherit_fds; i++)
+		if ((uint32_t)o->inherit_fds[i].fd == fd)
+			return 1;
+	return 0;
+}
+
 static int prepare_one(const struct restore_opts *o, FdEntry **all, size_t nr, const FdEntry *e,
 		       struct pipe_pair *pp, size_t *npp, struct rn_fds *f)
 {
 	int src = -1, ret = 0;
 
+	if (opt_covers(o, e->fd))
+		return 0;	/* prepare_options() */
 	if (e->fd <= 2) {
 		/* stdin/out/err: criu-mem's own, whatever they were at dump time. */
 		if (fcntl((int)e->fd, F_GETFD) < 0) {

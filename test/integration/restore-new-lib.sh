@@ -18,14 +18,17 @@ vma_sig() {
 	END { if (line != "") print line " |" flags }' "/proc/$1/smaps"
 }
 
-# wait_pidfile FILE: up to 20 s for a pid file; prints the pid.
+# wait_pidfile FILE [CM_PID]: up to 20 s for a pid file; prints the pid.
+# With CM_PID (a criu-mem running in the background), gives up when it ends.
 wait_pidfile() {
 	local i
 	for i in $(seq 400); do
 		[ -s "$1" ] && { cat "$1"; return 0; }
+		[ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null && [ ! -s "$1" ] &&
+			die "criu-mem exited without writing $1: $(cat "$T"/restore*.err 2>/dev/null | tail -3)"
 		sleep 0.05
 	done
-	die "no pid file $1 after 20 s"
+	die "no pid file $1 after 20 s: $(cat "$T"/restore*.err 2>/dev/null | tail -3)"
 }
 
 # wait_gone PID: up to 20 s for a process that is not our child to end.

@@ -28,7 +28,7 @@ restore_mode() {
 		cm=$!
 		CHILDREN+=("$cm")
 	fi
-	rpid=$(wait_pidfile "$T/pid")
+	rpid=$(wait_pidfile "$T/pid" "${cm:-}") || exit 1
 	CHILDREN+=("$rpid")
 	[ "$rpid" = "$TPID" ] || die "$mode: restored with pid $rpid, not $TPID"
 	assert_running "$rpid"

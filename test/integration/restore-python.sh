@@ -46,7 +46,7 @@ sleep 0.3
 
 "$CRIU_MEM" restore -D "$T/img" -d --pidfile "$T/pid" >"$T/restore.out" 2>"$T/restore.err" ||
 	die "restore failed: $(cat "$T/restore.err")"
-rpid=$(wait_pidfile "$T/pid")
+rpid=$(wait_pidfile "$T/pid") || exit 1
 CHILDREN+=("$rpid")
 [ "$rpid" = "$PPID_" ] || die "restored with pid $rpid, not $PPID_"
 assert_running "$rpid"
