@@ -86,6 +86,8 @@ int zio_r_init(struct zio_r *z, const struct img_src *src, uint64_t off)
 		zio_r_release(z);
 		return img_err(-ENOMEM, "zstd: no memory for a stream");
 	}
+	/* Our writer needs 2 MiB; refuse streams that ask for more than 8 MiB of window. */
+	ZSTD_DCtx_setParameter(z->dctx, ZSTD_d_windowLogMax, 23);
 	z->ib.src = z->in;
 	return 0;
 }
