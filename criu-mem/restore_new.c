@@ -25,22 +25,24 @@
 #include "restore_new.h"
 #include "util.h"
 
+#define RN_MAX_THREADS	4096
+
 /* Image checks specific to a new process, before anything is created. */
 static int new_check(const struct img_mem *m)
 {
 	if (!m->task || !m->nr_threads)
 		return cm_err(-EBADMSG, "the image of pid %u has no core file (task and "
 			      "thread state): cannot restore it as a new process", m->pid);
-	if (m->nr_threads > 1)
-		return cm_err(-EOPNOTSUPP, "multi-threaded new-process restore is not supported "
-			      "yet: %zu threads", m->nr_threads);
+	if (m->nr_threads > RN_MAX_THREADS)
+		return cm_err(-EOPNOTSUPP, "new-process restore of %zu threads (at most %d)",
+			      m->nr_threads, RN_MAX_THREADS);
 	if (!m->mm)
 		return cm_err(-EBADMSG, "the image of pid %u has no mm record", m->pid);
 	return 0;
 }
 
 /* mm fields, layout, contents, madvise state and task state. */
-static int new_build(struct restore_ctx *c, struct inject *in)
+static int new_build(struct restore_ctx *c, struct inject *in, pid_t *tids)
 {
 	const struct img_mem *m = c->mem;
 	uint64_t t0 = now_ns();
@@ -63,6 +65,10 @@ static int new_build(struct restore_ctx *c, struct inject *in)
 	c->st.t_madvise_ns = now_ns() - t0;
 	if (!ret)
 		ret = rn_mm_fix_account(in, m);
+	/* Threads before the leader's rseq: its registration must be the last
+	 * thing the leader runs before detach. */
+	if (!ret)
+		ret = rn_threads_create(in, m, c->opts->pid_mismatch_ok, tids);
 	if (!ret)
 		ret = rn_task_restore(in, m->threads[0]);
 	return ret;
@@ -114,7 +120,8 @@ static int wait_restored(pid_t pid)
 	return 128 + WTERMSIG(st);
 }
 
-static int new_finish(struct restore_ctx *c, struct inject *in, struct rn_host *h)
+static int new_finish(struct restore_ctx *c, struct inject *in, struct rn_host *h,
+		      const pid_t *tids)
 {
 	const ThreadCore *tc = c->mem->threads[0];
 	uint8_t regs[sizeof(struct user_regs_struct)];
@@ -137,6 +144,9 @@ static int new_finish(struct restore_ctx *c, struct inject *in, struct rn_host *
 		if (ret)
 			return ret;
 	}
+	ret = rn_threads_detach(tids, c->mem->nr_threads);
+	if (ret)
+		return ret;
 	if (ptrace(PTRACE_DETACH, h->pid, 0, 0))
 		return cm_err(-errno, "cannot detach from pid %d", (int)h->pid);
 	h->seized = 0;
@@ -150,7 +160,7 @@ int restore_new(const struct restore_opts *o)
 	struct rn_host h;
 	struct inject in;
 	uint64_t t0 = now_ns();
-	pid_t pid;
+	pid_t pid, *tids = NULL;
 	int ret;
 
 	memset(&fds, 0, sizeof(fds));
@@ -161,6 +171,10 @@ int restore_new(const struct restore_opts *o)
 		ret = restore_check_image(&c);
 	if (!ret)
 		ret = new_check(c.mem);
+	if (!ret) {
+		tids = calloc(c.mem->nr_threads, sizeof(*tids));
+		ret = tids ? 0 : cm_err(-ENOMEM, "thread table");
+	}
 	if (!ret)
 		ret = rn_fds_prepare(o, c.dir, c.mem->pid, &fds);
 	if (!ret)
@@ -171,9 +185,9 @@ int restore_new(const struct restore_opts *o)
 	if (!ret)
 		ret = inject_init(&in, h.pid);
 	if (!ret)
-		ret = new_build(&c, &in);
+		ret = new_build(&c, &in, tids);
 	if (!ret)
-		ret = new_finish(&c, &in, &h);
+		ret = new_finish(&c, &in, &h, tids);
 	if (ret) {
 		inject_release(&in);
 		if (h.pid)
@@ -189,8 +203,10 @@ int restore_new(const struct restore_opts *o)
 		restore_print_summary(&c, stderr);
 	pr_info("restored pid %d from '%s'", (int)pid, o->images_dir);
 	restore_ctx_release(&c);
+	free(tids);
 	return o->detached ? 0 : wait_restored(pid);
 out:
 	restore_ctx_release(&c);
+	free(tids);
 	return ret;
 }

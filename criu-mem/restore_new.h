@@ -83,6 +83,15 @@ int rn_mm_fix_account(struct inject *in, const struct img_mem *m);
  */
 int rn_task_restore(struct inject *in, const ThreadCore *tc);
 /*
+ * Creates threads 1.. of the image in the stopped leader (@in) with
+ * injected clone3 (set_tid = the image's tid; any tid when that one is
+ * taken and @mismatch_ok), each with its per-thread state, registers and
+ * mask set, left ptrace-stopped. tids[i] receives thread i's tid.
+ */
+int rn_threads_create(struct inject *in, const struct img_mem *m, int mismatch_ok, pid_t *tids);
+/* Detaches threads 1..nr-1 (the leader is detached by the caller). */
+int rn_threads_detach(const pid_t *tids, size_t nr);
+/*
  * A copy of the thread's registers rewound so that a syscall interrupted
  * at dump time (rax = -ERESTART*) is executed again after detach. Returns
  * 0 and fills *out (whose gpregs point into @buf) or -EBADMSG.
