@@ -5,6 +5,7 @@
 # restored from the image alone with -d, and continues counting where it
 # stopped: the file's numbers stay consecutive, no gap and no repeat, for at
 # least 50 more lines. Its maps and VmFlags equal the ones at dump time.
+# Then the same with a worker thread joined by the main thread.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/restore-new-lib.sh"
 
@@ -64,3 +65,45 @@ n1=$(wc -l <"$count")
 check_count "$count" >"$T/count.check" || die "count broken after restore: $(cat "$T/count.check")"
 [ -s "$T/py.err" ] && die "python wrote to stderr: $(cat "$T/py.err")"
 echo "ok python counted $n0 lines, then $((n1 - n0)) more after the restore"
+
+# Threads: a worker counts to 300 while the main thread joins it. Restored
+# with both tids, the worker finishes, the join returns (futexes, clear-tid
+# address, robust lists, rseq of both threads) and criu-mem, waiting without
+# -d, returns python's exit status 0.
+count2="$T/count2.txt"
+"$PY" -c '
+import sys, threading, time
+f = open(sys.argv[1], "a")
+def work():
+    for i in range(300):
+        print(i, file=f, flush=True)
+        time.sleep(0.01)
+t = threading.Thread(target=work)
+t.start()
+t.join()
+print("joined", flush=True)
+' "$count2" </dev/null >"$T/py2.out" 2>"$T/py2.err" &
+PPID_=$!
+CHILDREN+=("$PPID_")
+for i in $(seq 400); do
+	[ "$(wc -l <"$count2" 2>/dev/null || echo 0)" -ge 50 ] && break
+	sleep 0.05
+done
+ls "/proc/$PPID_/task" >"$T/tasks.before"
+[ "$(wc -l <"$T/tasks.before")" = 2 ] || die "python does not have 2 threads"
+dump_kill "$PPID_" "$T/img2"
+n0=$(wc -l <"$count2")
+"$CRIU_MEM" restore -D "$T/img2" --pidfile "$T/pid2" --stdout "$T/py2r.out" \
+	2>"$T/restore2.err" &
+cm=$!
+CHILDREN+=("$cm")
+rpid=$(wait_pidfile "$T/pid2" "$cm") || exit 1
+ls "/proc/$rpid/task" >"$T/tasks.after" 2>/dev/null
+diff "$T/tasks.before" "$T/tasks.after" >&2 || die "threads differ after restore"
+wait "$cm"
+rc=$?
+[ "$rc" = 0 ] || die "threaded python: criu-mem returned $rc: $(cat "$T/restore2.err")"
+grep -q '^joined$' "$T/py2r.out" || die "the join did not return: $(cat "$T/py2r.out")"
+[ "$(wc -l <"$count2")" = 300 ] || die "threaded python wrote $(wc -l <"$count2") lines, not 300"
+check_count "$count2" >"$T/count.check" || die "threaded count broken: $(cat "$T/count.check")"
+echo "ok threaded python: $n0 lines before the dump, joined at 300 after the restore"
