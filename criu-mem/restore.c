@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -243,6 +244,41 @@ static int gate_layout(struct restore_ctx *c, uint64_t *payload_off)
 	return ret;
 }
 
+/*
+ * Checks one stored payload. The bytes are hashed in place through a
+ * short-lived read-only mapping of the page cache (no copy, no lasting RSS);
+ * pread into @buf when mapping fails.
+ */
+static int gate_frame(const struct img_mem *m, const struct img_frame *f, uint64_t off,
+		      uint8_t *buf)
+{
+	uint64_t base = ALIGN_DOWN(off, (uint64_t)m->page_size);
+	size_t maplen = off + f->stored_len - base;
+	const uint8_t *p;
+	void *map;
+	int ret = 0;
+
+	map = mmap(NULL, maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, m->pages_fd, (off_t)base);
+	if (map != MAP_FAILED) {
+		p = (const uint8_t *)map + (off - base);
+	} else {
+		ret = pread_full(m->pages_fd, buf, f->stored_len, (off_t)off);
+		if (ret)
+			return ret == -ENODATA ? -EBADMSG : ret;
+		p = buf;
+	}
+	if (XXH3_64bits(p, f->stored_len) != f->xxh3)
+		ret = -EBADMSG;
+	else if ((f->flags & FRAME_ZSTD) &&
+		 ZSTD_getFrameContentSize(p, f->stored_len) != f->raw_len)
+		ret = -EBADMSG;
+	else if (!(f->flags & FRAME_ZSTD) && f->stored_len != f->raw_len)
+		ret = -EBADMSG;
+	if (map != MAP_FAILED)
+		munmap(map, maplen);
+	return ret;
+}
+
 static void *gate_worker(void *arg)
 {
 	struct fast_gate *g = arg;
@@ -255,22 +291,8 @@ static void *gate_worker(void *arg)
 		return NULL;
 	}
 	while ((i = atomic_fetch_add(&g->next, 1)) < m->nr_frames && !atomic_load(&g->err)) {
-		const struct img_frame *f = &m->frames[i];
-		unsigned long long raw;
-		int ret;
+		int ret = gate_frame(m, &m->frames[i], g->payload_off[i], buf);
 
-		ret = pread_full(m->pages_fd, buf, f->stored_len, (off_t)g->payload_off[i]);
-		if (ret == -ENODATA)
-			ret = -EBADMSG;
-		if (!ret && XXH3_64bits(buf, f->stored_len) != f->xxh3)
-			ret = -EBADMSG;
-		if (!ret && (f->flags & FRAME_ZSTD)) {
-			raw = ZSTD_getFrameContentSize(buf, f->stored_len);
-			if (raw != f->raw_len)
-				ret = -EBADMSG;
-		} else if (!ret && f->stored_len != f->raw_len) {
-			ret = -EBADMSG;
-		}
 		if (ret) {
 			int zero = 0;
 
@@ -431,6 +453,10 @@ int restore_check_exe(struct restore_ctx *c, pid_t pid)
 	if (n < 0)
 		return cm_err(errno == ENOENT ? -ESRCH : -errno, "cannot read '%s'", path);
 	exe[n] = 0;
+	/* A binary replaced on disk after the target started: same file still. */
+	if (n > 10 && !strcmp(exe + n - 10, " (deleted)") && mm->exe_path &&
+	    strlen(mm->exe_path) == (size_t)n - 10)
+		exe[n - 10] = 0;
 	if (mm->exe_path && strcmp(mm->exe_path, exe)) {
 		pr_err("pid %d runs '%s', the image is of '%s'", (int)pid, exe, mm->exe_path);
 		bad = 1;

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "inject.h"
@@ -751,6 +752,36 @@ out:
 }
 
 /*
+ * VMAs that were THP-backed at dump time but have no huge page now are
+ * collapsed (process_madvise MADV_COLLAPSE, from outside the target).
+ * Failure only warns: the contents are right either way.
+ */
+static void collapse_thp(struct restore_ctx *c, const struct vma_list *l)
+{
+	const struct img_mem *m = c->mem;
+	const uint64_t huge = 2ull << 20;
+	size_t j;
+
+	for (j = 0; j < m->nr_vmas && c->pidfd >= 0; j++) {
+		const VmaEntry *i = m->vmas[j];
+		uint64_t s = ALIGN_UP(i->start, huge), e = ALIGN_DOWN(i->end, huge);
+		const struct vma *lv = live_find(l, i->start);
+		struct iovec iov;
+		long ret;
+
+		if (!i->has_thp || !i->thp || s >= e || !lv || lv->anon_huge_kb)
+			continue;
+		iov.iov_base = (void *)s;
+		iov.iov_len = e - s;
+		ret = syscall(__NR_process_madvise, c->pidfd, &iov, 1, MADV_COLLAPSE, 0);
+		c->st.madvise_calls++;
+		if (ret < 0)
+			pr_warn("pid %d: MADV_COLLAPSE of %#" PRIx64 "-%#" PRIx64 " failed: %s",
+				(int)c->pid, s, e, strerror(errno));
+	}
+}
+
+/*
  * The flags were set with the layout; this pass catches what the page
  * writes changed (none expected) and installs the image's guard regions.
  */
@@ -766,6 +797,8 @@ int restore_madvise(struct restore_ctx *c)
 	ret = read_live(c, &l);
 	if (!ret)
 		ret = apply_flags(c, &l);
+	if (!ret)
+		collapse_thp(c, &l);
 	for (j = 0; j < m->nr_vmas && !ret; j++)
 		if (!kind_special(m->vmas[j]->kind))
 			ret = install_guards(c, m->vmas[j]);
