@@ -507,6 +507,38 @@ static long grep_run(struct grep_ctx *g, struct img_mem *m, unsigned int jobs, i
 	return ret;
 }
 
+/* The pattern from the command line into pat (GREP_PAT_MAX bytes). Length or -EINVAL. */
+static long grep_pattern(const char *arg, int hex, uint8_t *pat)
+{
+	long n;
+
+	if (hex) {
+		n = grep_parse_hex(arg, pat, GREP_PAT_MAX);
+	} else {
+		n = strlen(arg);
+		if (n > 0 && n <= GREP_PAT_MAX)
+			memcpy(pat, arg, n);
+		else
+			n = -EINVAL;
+	}
+	if (n <= 0) {
+		pr_err("bad pattern '%s' (1 to %d bytes%s)", arg, GREP_PAT_MAX, hex ? " of hex" : "");
+		return -EINVAL;
+	}
+	return n;
+}
+
+static void grep_release(struct grep_ctx *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->nr_chunks; i++) {
+		free(g->chunks[i].hits);
+		free(g->chunks[i].edge);
+	}
+	free(g->chunks);
+}
+
 int cmd_grep(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -563,20 +595,9 @@ int cmd_grep(int argc, char **argv)
 		grep_usage(stderr);
 		return CM_EXIT_USAGE;
 	}
-	if (hex) {
-		n = grep_parse_hex(argv[optind + 1], pat, sizeof(pat));
-	} else {
-		n = strlen(argv[optind + 1]);
-		if (n > 0 && n <= (long)sizeof(pat))
-			memcpy(pat, argv[optind + 1], n);
-		else
-			n = -EINVAL;
-	}
-	if (n <= 0) {
-		pr_err("bad pattern '%s' (1 to %d bytes%s)", argv[optind + 1], GREP_PAT_MAX,
-		       hex ? " of hex" : "");
+	n = grep_pattern(argv[optind + 1], hex, pat);
+	if (n < 0)
 		return CM_EXIT_USAGE;
-	}
 	g.pat = pat;
 	g.patlen = n;
 	g.dir_path = argv[optind];
@@ -591,11 +612,7 @@ int cmd_grep(int argc, char **argv)
 		printf("%ld\n", n);
 	fflush(stdout);
 	addr_img_close(&ai);
-	for (v = 0; v < g.nr_chunks; v++) {
-		free(g.chunks[v].hits);
-		free(g.chunks[v].edge);
-	}
-	free(g.chunks);
+	grep_release(&g);
 	if (n < 0)
 		return cm_exit_code((int)n);
 	return n ? CM_EXIT_OK : CM_EXIT_FAIL;
