@@ -9,7 +9,6 @@
 #define LOG_PREFIX "restore: "
 
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +69,7 @@ static int new_build(struct restore_ctx *c, struct inject *in, pid_t *tids)
 	if (!ret)
 		ret = rn_threads_create(in, m, c->opts->pid_mismatch_ok, tids);
 	if (!ret)
-		ret = rn_task_restore(in, m->threads[0]);
+		ret = rn_task_restore(in, m, m->threads[0]);
 	return ret;
 }
 
@@ -83,22 +82,6 @@ static int write_pidfile(const char *path, pid_t pid)
 	if (fprintf(f, "%d\n", (int)pid) < 0 || fclose(f))
 		return cm_err(-EIO, "cannot write pid file '%s'", path);
 	return 0;
-}
-
-static void set_cpu_mask(pid_t pid, const ThreadCore *tc)
-{
-	cpu_set_t set;
-	int i;
-
-	if (!tc->has_cpu_mask || !tc->cpu_mask)
-		return;
-	CPU_ZERO(&set);
-	for (i = 0; i < 64; i++)
-		if (tc->cpu_mask & (1ull << i))
-			CPU_SET(i, &set);
-	if (sched_setaffinity(pid, sizeof(set), &set))
-		pr_warn("pid %d: cannot restore the CPU mask %#lx: %s", (int)pid,
-			(unsigned long)tc->cpu_mask, strerror(errno));
 }
 
 /* Waits for the restored process (our child) and turns its end into a status. */
@@ -138,7 +121,7 @@ static int new_finish(struct restore_ctx *c, struct inject *in, struct rn_host *
 	if (ret)
 		return ret;
 	c->done |= RST_REGS;
-	set_cpu_mask(h->pid, tc);
+	rn_task_cpu_mask(h->pid, tc);
 	if (c->opts->pidfile) {
 		ret = write_pidfile(c->opts->pidfile, h->pid);
 		if (ret)

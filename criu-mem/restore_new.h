@@ -79,9 +79,12 @@ int rn_mm_fix_account(struct inject *in, const struct img_mem *m);
 
 /*
  * Per-thread kernel state with injected syscalls: robust list, clear-tid
- * address, rseq, sigaltstack; and the parent-death signal cleared.
+ * address, rseq, sigaltstack; and the parent-death signal cleared. Each
+ * address must lie inside an image VMA (-EBADMSG otherwise).
  */
-int rn_task_restore(struct inject *in, const ThreadCore *tc);
+int rn_task_restore(struct inject *in, const struct img_mem *m, const ThreadCore *tc);
+/* The image's CPU mask of a thread (a warning when it can't be set). */
+void rn_task_cpu_mask(pid_t tid, const ThreadCore *tc);
 /*
  * Creates threads 1.. of the image in the stopped leader (@in) with
  * injected clone3 (set_tid = the image's tid; any tid when that one is

@@ -8,7 +8,10 @@
 #define LOG_PREFIX "restore: "
 
 #include <errno.h>
+#include <sched.h>
+#include <stdio.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -66,9 +69,46 @@ static int restore_altstack(struct inject *in, const ThreadCore *tc)
 	return ret ? ret : ret2;
 }
 
-int rn_task_restore(struct inject *in, const ThreadCore *tc)
+/* [addr, addr + len) inside one VMA of the image (writable when asked). */
+static int in_image(const struct img_mem *m, uint64_t addr, uint64_t len, int writable,
+		    const char *what, uint32_t tid)
+{
+	const VmaEntry *v = img_mem_find_vma(m, addr);
+
+	if (!v || addr + len < addr || addr + len > v->end ||
+	    (writable && !(v->prot & PROT_WRITE)))
+		return cm_err(-EBADMSG, "thread %u: %s %#lx+%lu is outside the image's %sVMAs",
+			      tid, what, (unsigned long)addr, (unsigned long)len,
+			      writable ? "writable " : "");
+	return 0;
+}
+
+/* The addresses the kernel will write to or read from later. */
+static int check_addrs(const struct img_mem *m, const ThreadCore *tc)
+{
+	int ret = 0;
+
+	if (tc->has_robust_list && tc->robust_list)
+		ret = in_image(m, tc->robust_list, tc->has_robust_len ? tc->robust_len : 24, 0,
+			       "robust list", tc->tid);
+	if (!ret && tc->has_clear_tid_addr && tc->clear_tid_addr)
+		ret = in_image(m, tc->clear_tid_addr, 4, 1, "clear-tid address", tc->tid);
+	if (!ret && tc->has_rseq_addr && tc->rseq_addr)
+		ret = in_image(m, tc->rseq_addr, tc->has_rseq_len ? tc->rseq_len : 32, 1,
+			       "rseq area", tc->tid);
+	if (!ret && tc->has_altstack_sp && tc->has_altstack_size && tc->altstack_size &&
+	    !(tc->has_altstack_flags && (tc->altstack_flags & SS_DISABLE)))
+		ret = in_image(m, tc->altstack_sp, tc->altstack_size, 1, "signal stack", tc->tid);
+	return ret;
+}
+
+int rn_task_restore(struct inject *in, const struct img_mem *m, const ThreadCore *tc)
 {
 	int ret;
+
+	ret = check_addrs(m, tc);
+	if (ret)
+		return ret;
 
 	/* The host was a fork of criu-mem: no parent-death signal from now on. */
 	ret = (int)task_inject(in, SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, "PR_SET_PDEATHSIG");
@@ -119,4 +159,20 @@ int rn_task_rewind(const ThreadCore *tc, ThreadCore *out, void *buf, size_t len)
 		break;
 	}
 	return 0;
+}
+
+void rn_task_cpu_mask(pid_t pid, const ThreadCore *tc)
+{
+	cpu_set_t set;
+	int i;
+
+	if (!tc->has_cpu_mask || !tc->cpu_mask)
+		return;
+	CPU_ZERO(&set);
+	for (i = 0; i < 64; i++)
+		if (tc->cpu_mask & (1ull << i))
+			CPU_SET(i, &set);
+	if (sched_setaffinity(pid, sizeof(set), &set))
+		pr_warn("pid %d: cannot restore the CPU mask %#lx: %s", (int)pid,
+			(unsigned long)tc->cpu_mask, strerror(errno));
 }

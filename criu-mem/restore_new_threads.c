@@ -77,7 +77,7 @@ static long clone_one(struct inject *in, uint64_t scratch, pid_t want, int misma
 }
 
 /* Per-thread state and registers of a new thread stopped at its first stop. */
-static int finish_thread(pid_t tid, const ThreadCore *tc)
+static int finish_thread(pid_t tid, const struct img_mem *m, const ThreadCore *tc)
 {
 	uint8_t regs[sizeof(struct user_regs_struct)];
 	struct inject tin;
@@ -90,12 +90,14 @@ static int finish_thread(pid_t tid, const ThreadCore *tc)
 	ret = inject_init(&tin, tid);
 	if (ret)
 		return ret;
-	ret = rn_task_restore(&tin, tc);
+	ret = rn_task_restore(&tin, m, tc);
 	rel = inject_release(&tin);
 	if (!ret)
 		ret = rel;
 	if (!ret)
 		ret = restore_thread_regs(tid, &rw);
+	if (!ret)
+		rn_task_cpu_mask(tid, tc);
 	return ret;
 }
 
@@ -122,7 +124,7 @@ int rn_threads_create(struct inject *in, const struct img_mem *m, int mismatch_o
 		tids[i] = (pid_t)r;
 		ret = wait_new_thread(tids[i]);
 		if (!ret)
-			ret = finish_thread(tids[i], m->threads[i]);
+			ret = finish_thread(tids[i], m, m->threads[i]);
 	}
 	ret2 = s.len ? inject_scratch_unmap(in, &s) : 0;
 	if (ptrace(PTRACE_SETOPTIONS, in->tid, 0, (void *)(long)OPTS_BASE) && !ret)
