@@ -19,7 +19,8 @@
  *      every page of a region has known content: pattern, all-zero (written),
  *      or never touched (reads as zero).
  *   "ready"  last; the layout does not change after this line (the "threads"
- *      mode keeps 8 threads spinning on counters outside every region).
+ *      mode keeps 8 threads spinning on counters outside every region; in
+ *      "all" they wake every 2 ms instead of spinning).
  *   On SIGUSR1 it verifies every region against SEED, prints "ok" or
  *   "mismatch NAME OFFSET" lines and exits 0 when intact, 1 when not.
  *   SIGTERM/SIGINT: exits 2 without checking.
@@ -363,7 +364,19 @@ static void *spin(void *arg)
 	return NULL;
 }
 
-static void add_threads(struct tgt *t)
+/* "all" keeps its 8 threads alive but mostly asleep: suites share 2 CPUs. */
+static void *nap(void *arg)
+{
+	volatile uint64_t *ctr = arg;
+
+	for (;;) {
+		(*ctr)++;
+		usleep(2000);
+	}
+	return NULL;
+}
+
+static void add_threads(struct tgt *t, int busy)
 {
 	static uint64_t ctr[8 * 8];
 	pthread_t th;
@@ -371,7 +384,7 @@ static void add_threads(struct tgt *t)
 
 	add_anon(t, "threads", 128 * PS, MAP_PRIVATE, FILL_PATTERN);
 	for (i = 0; i < 8; i++) {
-		if (pthread_create(&th, NULL, spin, &ctr[i * 8])) {
+		if (pthread_create(&th, NULL, busy ? spin : nap, &ctr[i * 8])) {
 			fprintf(stderr, "tgt_mem: pthread_create failed\n");
 			exit(3);
 		}
@@ -407,7 +420,7 @@ static int setup(struct tgt *t, const char *mode)
 	if (MODE("memfd"))
 		add_memfd(t);
 	if (MODE("threads"))
-		add_threads(t);
+		add_threads(t, !all);
 	if (!strcmp(mode, "hugetlb") && (any = 1))
 		add_hugetlb(t);
 	if (!strcmp(mode, "big") && (any = 1))
