@@ -304,3 +304,43 @@ UNIT_TEST(elfcore_plan_layout)
 	elfcore_plan_release(&p);
 	return 0;
 }
+
+/* More than 65534 program headers: e_phnum = PN_XNUM and the count in section 0. */
+UNIT_TEST(elfcore_head_pn_xnum)
+{
+	size_t n = 70000, i;
+	VmaEntry *v = calloc(n, sizeof(*v));
+	VmaEntry **vp = calloc(n, sizeof(*vp));
+	struct elfcore_in in = { .vmas = vp, .nr_vmas = n, .page_size = 4096 };
+	struct elfcore_buf notes = { 0 }, head = { 0 };
+	struct elfcore_plan p;
+	Elf64_Ehdr eh;
+	Elf64_Shdr sh;
+	uint8_t note[20] = { 5, 0, 0, 0 };
+
+	CHECK(v && vp);
+	for (i = 0; i < n; i++) {
+		vma_entry__init(&v[i]);
+		v[i].start = 0x100000 + 2 * i * 4096;
+		v[i].end = v[i].start + 4096;
+		v[i].prot = PROT_READ;
+		vp[i] = &v[i];
+	}
+	notes.p = note;
+	notes.len = notes.cap = sizeof(note);
+	CHECK_EQ(elfcore_plan_build(&in, notes.len, &p), 0);
+	CHECK_EQ(elfcore_head(&p, &notes, &head), 0);
+	memcpy(&eh, head.p, sizeof(eh));
+	CHECK_EQ(eh.e_phnum, PN_XNUM);
+	CHECK_EQ(eh.e_shnum, 1);
+	CHECK(eh.e_shoff + sizeof(sh) <= head.len);
+	memcpy(&sh, head.p + eh.e_shoff, sizeof(sh));
+	CHECK_EQ(sh.sh_info, n + 1);
+	CHECK_EQ(p.notes_off, eh.e_shoff + sizeof(sh));
+	CHECK_EQ(head.len, p.notes_off + sizeof(note));
+	elfcore_buf_release(&head);
+	elfcore_plan_release(&p);
+	free(v);
+	free(vp);
+	return 0;
+}
