@@ -15,6 +15,7 @@ B=$(mktemp -d "${BENCH_DIR:-/tmp}/cm-bench.XXXXXX")
 WPID=
 trap '[ -n "$WPID" ] && kill "$WPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$B"' EXIT
 NCPU=$(nproc)
+[ -x /usr/bin/time ] || { echo "bench: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }

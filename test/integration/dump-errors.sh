@@ -45,7 +45,11 @@ expect_fail 4 "pid $z.*zombie" "$T/d-zombie" -- -t "$z" -D "$T/d-zombie"
 
 # Already traced.
 start_target tgt_mem anon 7
-strace -o /dev/null -p "$TPID" 2>/dev/null &
+python3 -c 'import ctypes, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.ptrace(0x4206, int(sys.argv[1]), None, None):	# PTRACE_SEIZE
+    sys.exit("seize: errno %d" % ctypes.get_errno())
+time.sleep(30)' "$TPID" &
 tracer=$!
 CHILDREN+=("$tracer")
 for i in $(seq 100); do
