@@ -323,44 +323,106 @@ static void elf_unmap(struct elf_map *em)
 	em->p = NULL;
 }
 
-/* Maps @v's file read-only and checks it is still the file that was mapped. */
-static int elf_map_vma_file(const VmaEntry *v, struct elf_map *em)
+static int elf_map_path(const char *path, struct elf_map *em, struct stat *st)
 {
-	const uint8_t *id;
-	size_t id_len;
-	struct stat st;
-	int fd, ret;
+	int fd;
 
 	em->p = NULL;
-	fd = open(v->path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(Elf64_Ehdr) ||
-	    (uint64_t)st.st_size > ELF_MAX_FILE) {
+	if (fstat(fd, st) || !S_ISREG(st->st_mode) || st->st_size < (off_t)sizeof(Elf64_Ehdr) ||
+	    (uint64_t)st->st_size > ELF_MAX_FILE) {
 		close(fd);
 		return -ENOEXEC;
 	}
-	em->len = st.st_size;
+	em->len = st->st_size;
 	em->p = mmap(NULL, em->len, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (em->p == MAP_FAILED) {
 		em->p = NULL;
 		return -errno;
 	}
-	ret = elf_check(em->p, em->len);
-	if (!ret && v->has_build_id && v->build_id.len) {
-		if (elf_build_id(em->p, em->len, &id, &id_len) || id_len != v->build_id.len ||
-		    memcmp(id, v->build_id.data, id_len)) {
+	if (elf_check(em->p, em->len)) {
+		elf_unmap(em);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+static int elf_id_matches(const struct elf_map *em, const VmaEntry *v)
+{
+	const uint8_t *id;
+	size_t id_len;
+
+	return !elf_build_id(em->p, em->len, &id, &id_len) && id_len == v->build_id.len &&
+	       !memcmp(id, v->build_id.data, id_len);
+}
+
+/* Maps @v's file read-only and checks it is still the file that was mapped. */
+static int elf_map_vma_file(const VmaEntry *v, struct elf_map *em)
+{
+	struct stat st;
+	int ret;
+
+	ret = elf_map_path(v->path, em, &st);
+	if (ret)
+		return ret;
+	if (v->has_build_id && v->build_id.len) {
+		if (!elf_id_matches(em, v)) {
 			pr_warn("'%s' is not the file that was mapped (build id differs), skipped",
 				v->path);
 			ret = -ESTALE;
 		}
-	} else if (!ret && v->has_ino && v->ino && v->ino != (uint64_t)st.st_ino) {
+	} else if (v->has_ino && v->ino && v->ino != (uint64_t)st.st_ino) {
 		pr_warn("'%s' was replaced since the dump (inode differs), skipped", v->path);
 		ret = -ESTALE;
 	}
 	if (ret)
 		elf_unmap(em);
+	return ret;
+}
+
+/*
+ * The separate debug file of @v by build id (/usr/lib/debug/.build-id/xx/
+ * yyyy.debug): full .symtab for stripped libraries. Same addresses as the
+ * mapped file.
+ */
+static int elf_map_debug(const VmaEntry *v, struct elf_map *em)
+{
+	char path[64 + 2 * 64];
+	struct stat st;
+	size_t i, o;
+
+	em->p = NULL;
+	if (!v->has_build_id || v->build_id.len < 2 || v->build_id.len > 64)
+		return -ENOENT;
+	o = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", v->build_id.data[0]);
+	for (i = 1; i < v->build_id.len; i++)
+		o += snprintf(path + o, sizeof(path) - o, "%02x", v->build_id.data[i]);
+	snprintf(path + o, sizeof(path) - o, ".debug");
+	if (elf_map_path(path, em, &st))
+		return -ENOENT;
+	if (!elf_id_matches(em, v)) {
+		elf_unmap(em);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Finds @name in the debug file of @v, else in the mapped file itself. */
+static int sym_lookup(const VmaEntry *v, const struct elf_map *em, const char *name,
+		      struct elf_sym_info *si)
+{
+	struct elf_map dm = { NULL, 0 };
+	int ret = -ENOENT;
+
+	if (!elf_map_debug(v, &dm)) {
+		ret = elf_sym_find(dm.p, dm.len, name, si);
+		elf_unmap(&dm);
+	}
+	if (ret)
+		ret = elf_sym_find(em->p, em->len, name, si);
 	return ret;
 }
 
@@ -377,7 +439,7 @@ static int sym_in_file(const struct img_mem *m, size_t first, const char *name, 
 	ret = elf_map_vma_file(v, &em);
 	if (ret)
 		return -ENOENT;
-	ret = elf_sym_find(em.p, em.len, name, &si);
+	ret = sym_lookup(v, &em, name, &si);
 	if (ret)
 		goto out;
 	ret = -ENOENT;
