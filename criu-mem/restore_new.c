@@ -121,6 +121,7 @@ static int new_finish(struct restore_ctx *c, struct inject *in, struct rn_host *
 	if (ret)
 		return ret;
 	c->done |= RST_REGS;
+	c->st.threads = c->mem->nr_threads;
 	rn_task_cpu_mask(h->pid, tc);
 	if (c->opts->pidfile) {
 		ret = write_pidfile(c->opts->pidfile, h->pid);

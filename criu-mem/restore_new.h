@@ -44,8 +44,9 @@ int rn_fds_prepare(const struct restore_opts *o, const struct img_dir *d, unsign
 void rn_fds_release(struct rn_fds *f);
 /*
  * In the forked host (async-signal-safe, no allocation, modifies the
- * host's copy of @f): installs the table; every other fd is closed except @keep, which is moved above the
- * table and whose new number is returned (or -errno).
+ * host's copy of @f): installs the table; every other fd is closed except
+ * @keep, which is moved above the table and whose new number is returned
+ * (or -errno).
  */
 int rn_fds_install(struct rn_fds *f, int keep);
 

@@ -173,8 +173,8 @@ static int prepare_one(const struct restore_opts *o, FdEntry **all, size_t nr, c
 {
 	int src = -1, ret = 0;
 
-	if (opt_covers(o, e->fd))
-		return 0;	/* prepare_options() */
+	if (opt_covers(o, e->fd))	/* source from prepare_options(), flag from here */
+		return fds_add(f, (int)e->fd, -1, fd_cloexec(e), 0);
 	if (e->fd <= 2) {
 		/* stdin/out/err: criu-mem's own, whatever they were at dump time. */
 		if (fcntl((int)e->fd, F_GETFD) < 0) {
@@ -272,6 +272,17 @@ out:
 	return 0;
 }
 
+/* The close-on-exec flag the image gave fd (kept by prepare_one()), else 0. */
+static int image_cloexec(const struct rn_fds *f, int fd)
+{
+	size_t i;
+
+	for (i = 0; i < f->nr; i++)
+		if (f->v[i].fd == fd)
+			return f->v[i].cloexec;
+	return 0;
+}
+
 /* --stdin/--stdout/--stderr and --inherit-fd, applied over the image's table. */
 static int prepare_options(const struct restore_opts *o, struct rn_fds *f)
 {
@@ -297,7 +308,7 @@ static int prepare_options(const struct restore_opts *o, struct rn_fds *f)
 		if (h->fd < 0 || h->fd >= RN_MAX_FDNUM || fcntl(h->from, F_GETFD) < 0)
 			return cm_err(-EBADF, "--inherit-fd fd[%d]:%d: fd %d is not open here",
 				      h->from, h->fd, h->from);
-		ret = fds_add(f, h->fd, h->from, 0, 0);
+		ret = fds_add(f, h->fd, h->from, image_cloexec(f, h->fd), 0);
 		if (ret)
 			return ret;
 	}
