@@ -42,6 +42,14 @@ grep -q '^  2 .*LWP ' "$T/gdb.out" || die "gdb sees one thread"
 grep -q '"CMEM-MARKER-7f3a9c"' "$T/gdb.out" || die "gdb cannot read bss_area from the core"
 grep -q 'dontdump-secret' "$T/gdb.out" && die "VM_DONTDUMP memory was written"
 
+# A libc symbol: criu-mem x and gdb agree on its address and its value.
+gdb -nx -batch -ex 'print/x (unsigned long)&environ' -ex 'print/x (unsigned long)environ' \
+	"$prog" "$T/core" 2>/dev/null | sed -n 's/^\$[12] = 0x//p' >"$T/env.gdb"
+xa=$("$CRIU_MEM" x "$T/img" environ 8 | cut -d: -f1 | sed 's/^0*//')
+xv=$(printf '%x' "$("$CRIU_MEM" x --raw "$T/img" environ 8 | od -An -tu8 | tr -d ' ')")
+[ "$xa $xv" = "$(tr '\n' ' ' <"$T/env.gdb" | sed 's/ $//')" ] ||
+	die "environ: criu-mem says $xa = $xv, gdb says $(cat "$T/env.gdb")"
+
 "$CRIU_MEM" core -q --all "$T/img" -o "$T/core-all" || die "criu-mem core --all failed"
 gdb -nx -batch -ex "x/s $dd" "$prog" "$T/core-all" 2>&1 | grep -q 'dontdump-secret' ||
 	echo "note: the dumper did not store the VM_DONTDUMP page; --all has nothing to add"
