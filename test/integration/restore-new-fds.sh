@@ -102,6 +102,7 @@ CHILDREN+=("$rpid")
 task_sig "$rpid" >"$T/task.after"
 diff "$T/task.before" "$T/task.after" >"$T/task.diff" ||
 	die "task state or fds differ: $(cat "$T/task.diff")"
+redump_compare "$T/img" "$rpid"
 kill -USR1 "$rpid"
 wait "$cm"
 rc=$?

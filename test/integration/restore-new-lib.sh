@@ -85,3 +85,22 @@ task_sig() {
 			"$(grep -E '^(pos|flags):' "/proc/$p/fdinfo/$n" | tr '\n\t' '  ')"
 	done | sort -n -k2
 }
+
+# core_sig DIR: the task and thread records of an image without registers,
+# and the mm record (code/data/brk/stack/args/env, auxv, exe).
+core_sig() {
+	"$CRIU_MEM" decode "$1"/core-*.img | grep -vE '^#|offset|gpregs|fpregs|xstate|fs_base|gs_base'
+	"$CRIU_MEM" decode "$1"/mm-*.img | awk '/^record 1 /{exit} !/^#|offset/{print}'
+}
+
+# redump_compare IMG PID: dumps the restored PID (--leave-running) and
+# compares what the kernel now reports with the image it came from.
+redump_compare() {
+	rm -rf "$T/redump"
+	"$CRIU_MEM" dump -R -t "$2" -D "$T/redump" --no-fsync --no-progress >/dev/null \
+		2>"$T/redump.err" || die "re-dump of $2 failed: $(cat "$T/redump.err")"
+	core_sig "$1" >"$T/core.before"
+	core_sig "$T/redump" >"$T/core.after"
+	diff "$T/core.before" "$T/core.after" >"$T/core.diff" ||
+		die "kernel state of $2 differs from its image: $(cat "$T/core.diff")"
+}

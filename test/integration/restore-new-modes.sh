@@ -3,7 +3,9 @@
 # Every single-threaded tgt_mem layout round-trips as a new process: dump
 # (the original is killed), restore -D DIR -d with the original pid; maps,
 # smaps VmFlags and the task state (umask, signal mask and handlers, cwd,
-# exe, cmdline, environ, fds) equal the ones at dump time, and on SIGUSR1
+# exe, cmdline, environ, fds) equal the ones at dump time, a re-dump of the
+# restored process gives the same task, thread (rseq, robust list, clear-tid,
+# altstack, mask) and mm records as its image, and on SIGUSR1
 # the restored target verifies its own memory and prints "ok". Without -d,
 # criu-mem waits and passes the exit status on. The threads mode (8 spinning
 # threads) comes back with every tid.
@@ -40,6 +42,7 @@ restore_mode() {
 	ls "/proc/$rpid/task" >>"$T/task.after"
 	diff "$T/task.before" "$T/task.after" >"$T/task.diff" ||
 		die "$mode: task state differs after restore: $(cat "$T/task.diff")"
+	redump_compare "$dir" "$rpid"
 	if [ "$how" = term ]; then
 		kill -TERM "$rpid"
 	else
