@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Interrupting a dump of a 1 GiB target: SIGINT/SIGTERM to criu-mem (both
-# backends) and SIGKILL of criu-mem leave the target running, untraced,
-# unchanged (self-check) and no image under the final name. A target killed
-# mid-dump gives a clear error naming the pid and no image either.
+# A 1 GiB target: a full dump stays under 64 MiB of dumper RSS. Interrupting
+# a dump of it with SIGINT/SIGTERM to criu-mem (both backends) or a SIGKILL of
+# criu-mem leaves the target running, untraced, unchanged (self-check) and no
+# image under the final name. A target killed mid-dump gives a clear error
+# naming the pid, and no image either.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/dump-lib.sh"
 SIZE=${DUMP_SIG_MIB:-1024}
@@ -36,6 +37,19 @@ wait_untraced() {
 
 rm -f "$T/tgt_mem.out"
 start_target tgt_mem big 99 "$SIZE"
+
+# A complete dump of the whole target first: peak RSS stays <= 64 MiB.
+python3 - "$CRIU_MEM" dump -t "$TPID" -D "$T/d-full" --leave-running --no-fsync <<'PY' >"$T/rss" ||
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(r.returncode)
+PY
+	die "full dump of $SIZE MiB failed"
+[ "$(cat "$T/rss")" -le 65536 ] || die "dumper peak RSS $(cat "$T/rss") KiB > 64 MiB"
+imgverify "$T/d-full"
+echo "ok: full dump of $SIZE MiB, dumper peak RSS $(cat "$T/rss") KiB"
+rm -rf "$T/d-full"
 for sig in INT TERM; do
 	for x in readv vmsplice; do
 		d="$T/d-$sig-$x"
