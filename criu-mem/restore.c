@@ -142,6 +142,15 @@ static int check_records(struct restore_ctx *c)
 				      " images are not restorable yet", m->runs[i].vaddr,
 				      m->runs[i].flags & PE_LAZY ? "lazy" : "in the parent image");
 	}
+	for (i = 0; i < m->nr_vmas; i++) {
+		const VmaEntry *v = m->vmas[i];
+
+		if (v->kind == VMA_KIND__VMA_VSYSCALL)
+			continue;
+		if (v->end > (1ull << 47) || (v->pgoff & (m->page_size - 1)))
+			return cm_err(-EBADMSG, "VMA %#" PRIx64 "-%#" PRIx64 " (offset %#" PRIx64 ") is "
+				      "outside user space or unaligned", v->start, v->end, v->pgoff);
+	}
 	for (i = 0; i < m->nr_threads; i++) {
 		const ThreadCore *t = m->threads[i];
 

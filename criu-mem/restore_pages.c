@@ -9,6 +9,7 @@
 #define LOG_PREFIX "restore: "
 
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -34,11 +35,26 @@
 #define ZERO_BUF	(1u << 20)	/* zeros written from this buffer */
 #define DN_MERGE_PAGES	16		/* merge discards separated by fewer pages */
 
+#define PW_SPLIT_MIN	(512u << 10)	/* batches this big are written by two threads */
+
+/* What one writer did (the two writers of a batch count apart). */
+struct span_st {
+	uint64_t calls, memw, fail_addr;
+};
+
 /* A batch of process_vm_writev iovecs. */
 struct pw {
 	struct restore_ctx *c;
-	struct iovec l[PW_IOV_MAX], r[PW_IOV_MAX];
+	struct iovec l[PW_IOV_MAX + 1], r[PW_IOV_MAX + 1];	/* +1: a split iovec */
 	size_t n;
+	/* The helper writes the upper half of big batches (faults run in parallel). */
+	pthread_t helper;
+	int helper_on;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t job_lo, job_hi;		/* iovec span for the helper */
+	int job, job_ret, quit;
+	struct span_st job_st;
 	void *zero;			/* ZERO_BUF bytes of zeros */
 	struct progress bar;
 	uint64_t done;			/* bytes for the progress bar */
@@ -59,62 +75,170 @@ static int is_special(const VmaEntry *v)
 }
 
 /* Writes len bytes at addr through /proc/PID/mem (FOLL_FORCE: read-only VMAs). */
-static int mem_write(struct pw *w, const void *buf, size_t len, uint64_t addr)
+static int mem_write_st(struct restore_ctx *c, const void *buf, size_t len, uint64_t addr,
+			struct span_st *st)
 {
-	struct restore_ctx *c = w->c;
 	int ret;
 
 	ret = pwrite_full(c->mem_fd, buf, len, (off_t)addr);
 	if (ret) {
-		c->first_fail_addr = addr;
+		st->fail_addr = addr;
 		return cm_err(ret, "cannot write %zu bytes at %#" PRIx64 " of pid %d through "
 			      "/proc/PID/mem", len, addr, (int)c->pid);
 	}
-	c->st.proc_mem_writes++;
+	st->memw++;
 	return 0;
 }
 
-/*
- * Issues the batch. A short write (a page that refused the write) is
- * finished through /proc/PID/mem from where it stopped, then the rest of
- * the batch goes on with process_vm_writev.
- */
-static int pw_flush(struct pw *w)
+static void span_st_add(struct restore_ctx *c, const struct span_st *st)
 {
-	struct restore_ctx *c = w->c;
-	size_t i = 0, k;
-	int ret;
+	c->st.writev_calls += st->calls;
+	c->st.proc_mem_writes += st->memw;
+	if (st->fail_addr && !c->first_fail_addr)
+		c->first_fail_addr = st->fail_addr;
+}
 
-	while (i < w->n) {
+static int mem_write(struct pw *w, const void *buf, size_t len, uint64_t addr)
+{
+	struct span_st st = { 0 };
+	int ret = mem_write_st(w->c, buf, len, addr, &st);
+
+	span_st_add(w->c, &st);
+	return ret;
+}
+
+/*
+ * Writes iovecs [i, n) of the batch. A short write (a page that refused the
+ * write) is finished through /proc/PID/mem from where it stopped, then the
+ * rest goes on with process_vm_writev.
+ */
+static int write_span(struct restore_ctx *c, const struct iovec *l, const struct iovec *r,
+		      size_t i, size_t n, struct span_st *st)
+{
+	size_t k;
+
+	while (i < n) {
 		size_t want = 0, got;
-		ssize_t n;
+		ssize_t w;
 
-		for (k = i; k < w->n; k++)
-			want += w->r[k].iov_len;
-		n = process_vm_writev(c->pid, w->l + i, w->n - i, w->r + i, w->n - i, 0);
-		c->st.writev_calls++;
-		if (n < 0 && errno != EFAULT) {
-			c->first_fail_addr = (uint64_t)w->r[i].iov_base;
-			ret = cm_err(errno == ESRCH ? -ESRCH : -errno, "process_vm_writev into pid %d "
-				     "at %#lx failed", (int)c->pid, (unsigned long)w->r[i].iov_base);
-			goto out;
+		for (k = i; k < n; k++)
+			want += r[k].iov_len;
+		w = process_vm_writev(c->pid, l + i, n - i, r + i, n - i, 0);
+		st->calls++;
+		if (w < 0 && errno != EFAULT) {
+			st->fail_addr = (uint64_t)r[i].iov_base;
+			return cm_err(errno == ESRCH ? -ESRCH : -errno, "process_vm_writev into pid "
+				      "%d at %#lx failed", (int)c->pid, (unsigned long)r[i].iov_base);
 		}
-		got = n < 0 ? 0 : (size_t)n;
+		got = w < 0 ? 0 : (size_t)w;
 		if (got == want)
 			break;
 		/* Skip the iovecs fully written, then finish the faulting one. */
-		while (got >= w->r[i].iov_len) {
-			got -= w->r[i].iov_len;
+		while (got >= r[i].iov_len) {
+			got -= r[i].iov_len;
 			i++;
 		}
-		ret = mem_write(w, (char *)w->l[i].iov_base + got, w->r[i].iov_len - got,
-				(uint64_t)w->r[i].iov_base + got);
-		if (ret)
-			goto out;
+		if (mem_write_st(c, (char *)l[i].iov_base + got, r[i].iov_len - got,
+				 (uint64_t)r[i].iov_base + got, st))
+			return -EIO;
 		i++;
 	}
-	ret = 0;
+	return 0;
+}
+
+static void *helper_main(void *arg)
+{
+	struct pw *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->job && !w->quit)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->quit)
+			break;
+		pthread_mutex_unlock(&w->mu);
+		memset(&w->job_st, 0, sizeof(w->job_st));
+		w->job_ret = write_span(w->c, w->l, w->r, w->job_lo, w->job_hi, &w->job_st);
+		pthread_mutex_lock(&w->mu);
+		w->job = 0;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void helper_stop(struct pw *w)
+{
+	if (!w->helper_on)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->quit = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->helper, NULL);
+	w->helper_on = 0;
+}
+
+/* Index where the upper half of the batch's bytes starts, splitting an iovec if needed. */
+static size_t split_half(struct pw *w, size_t total)
+{
+	size_t k, acc = 0, cut;
+
+	for (k = 0; k < w->n; k++) {
+		if (acc + w->r[k].iov_len > total / 2)
+			break;
+		acc += w->r[k].iov_len;
+	}
+	cut = ALIGN_DOWN(total / 2 - acc, (size_t)w->c->page_size);
+	if (k < w->n && cut) {	/* split iovec k at cut */
+		memmove(&w->l[k + 1], &w->l[k], (w->n - k) * sizeof(w->l[0]));
+		memmove(&w->r[k + 1], &w->r[k], (w->n - k) * sizeof(w->r[0]));
+		w->l[k].iov_len = w->r[k].iov_len = cut;
+		w->l[k + 1].iov_base = (char *)w->l[k + 1].iov_base + cut;
+		w->r[k + 1].iov_base = (char *)w->r[k + 1].iov_base + cut;
+		w->l[k + 1].iov_len -= cut;
+		w->r[k + 1].iov_len -= cut;
+		w->n++;
+		k++;
+	}
+	return k;
+}
+
+/* Issues the batch; big ones are shared with the helper thread. */
+static int pw_flush(struct pw *w)
+{
+	struct restore_ctx *c = w->c;
+	struct span_st st = { 0 };
+	size_t k, total = 0;
+	int ret, hret = 0;
+
+	for (k = 0; k < w->n; k++)
+		total += w->r[k].iov_len;
+	if (total >= PW_SPLIT_MIN && !w->helper_on && c->threads > 1 &&
+	    !pthread_create(&w->helper, NULL, helper_main, w))
+		w->helper_on = 1;
+	if (total < PW_SPLIT_MIN || !w->helper_on) {
+		ret = write_span(c, w->l, w->r, 0, w->n, &st);
+		goto out;
+	}
+	k = split_half(w, total);
+	pthread_mutex_lock(&w->mu);
+	w->job_lo = k;
+	w->job_hi = w->n;
+	w->job = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	ret = write_span(c, w->l, w->r, 0, k, &st);
+	pthread_mutex_lock(&w->mu);
+	while (w->job)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+	hret = w->job_ret;
+	span_st_add(c, &w->job_st);
+	if (!ret)
+		ret = hret;
 out:
+	span_st_add(c, &st);
 	w->n = 0;
 	return ret;
 }
@@ -135,7 +259,7 @@ static int pw_add(struct pw *w, const void *buf, size_t len, uint64_t addr)
 			return 0;
 		}
 	}
-	if (w->n == PW_IOV_MAX) {
+	if (w->n >= PW_IOV_MAX) {
 		ret = pw_flush(w);
 		if (ret)
 			return ret;
@@ -492,6 +616,8 @@ int restore_pages(struct restore_ctx *c)
 	if (!w)
 		return cm_err(-ENOMEM, "cannot allocate the write batch");
 	w->c = c;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
 	w->zero = calloc(1, ZERO_BUF);
 	if (!w->zero) {
 		ret = cm_err(-ENOMEM, "cannot allocate the zero buffer");
@@ -515,8 +641,10 @@ int restore_pages(struct restore_ctx *c)
 	ret = 0;
 out:
 	c->st.t_pages_ns = now_ns() - t0;
-	if (w)
-		free(w->zero);
+	helper_stop(w);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w->zero);
 	free(w);
 	return ret;
 }

@@ -32,8 +32,11 @@ report() {
 
 echo "criu-mem restore bench: $(uname -r), $NCPU CPUs, zstd level $LEVEL, $REPS reps (median)"
 printf "%-6s %-36s %8s %8s\n" MiB what wall_s rss_MiB
+# A private copy: a rebuild of the tree must not replace the program under the
+# image (in-place refuses another binary, new-process mode reopens it by path).
+cp "$BUILD/tools/bench-workload" "$BUILD/tools/bench-restorelimit" "$B/"
 for SIZE in $SIZES; do
-	"$BUILD/tools/bench-workload" "$SIZE" >"$B/wl" &
+	"$B/bench-workload" "$SIZE" >"$B/wl" &
 	WPID=$!
 	for i in $(seq 600); do grep -q ready "$B/wl" 2>/dev/null && break; sleep 0.1; done
 	rm -rf "$B/img"
@@ -43,7 +46,7 @@ for SIZE in $SIZES; do
 	"$CM" restore -t "$WPID" -D "$B/img" --no-progress >/dev/null ||
 		{ echo "bench: restore failed" >&2; exit 1; }
 	for r in $(seq "$REPS"); do
-		/usr/bin/time -f "%e %M" -o "$B/time" "$BUILD/tools/bench-restorelimit" "$B/img" \
+		/usr/bin/time -f "%e %M" -o "$B/time" "$B/bench-restorelimit" "$B/img" \
 			"$WPID" "$NCPU" >"$B/rl" || exit 1
 		echo "$(awk '{print $5 / 1000}' "$B/rl") $(cut -d' ' -f2 "$B/time")" >>"$B/r"
 	done

@@ -51,6 +51,12 @@ roundtrip() {
 	layout "$TPID" >"$T/layout.restored"
 	diff "$T/layout.dump" "$T/layout.restored" >&2 ||
 		die "$mode: layout after restore differs from the one at dump time"
+	if [ "$mode" = thp ]; then	# the region is huge again (it never stopped being, or collapsed)
+		read -r _ _ start _ < <(grep '^region thp ' "$out")
+		awk -v s="$(printf '%x' "$start")" '$1 ~ "^"s"-" {f = 1} f && /^AnonHugePages:/ {print $2; exit}' \
+			"/proc/$TPID/smaps" >"$T/thp"
+		[ "$(cat "$T/thp")" -gt 0 ] || die "thp: no AnonHugePages after restore"
+	fi
 	selftest "$TPID" "$out" 0
 	grep -q '^ok$' "$out" || die "$mode: target did not print ok"
 	echo "ok $mode: $(cat "$T/restore.out")"

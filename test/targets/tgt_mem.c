@@ -522,8 +522,11 @@ static void scramble(struct tgt *t)
 	if (r)
 		mprotect(r->addr, 8 * PS, PROT_READ);
 	r = region_by_name(t, "thp");
-	if (r)
+	if (r) {	/* no huge page left: 4 KiB pages with other contents */
 		madvise(r->addr, r->len, MADV_NOHUGEPAGE);
+		madvise(r->addr, r->len, MADV_DONTNEED);
+		scribble(r->addr, r->len, t->seed ^ 0x7a7a);
+	}
 	for (i = 0; i < 3; i++)
 		scramble_map((i + 1) * 16 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL);
 	fd = open("/proc/self/exe", O_RDONLY);
