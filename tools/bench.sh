@@ -89,3 +89,7 @@ for SIZE in $SIZES; do
 		gs = (g > 0) ? sprintf("%.2f", b / g) : "n/a"
 		printf(fmt, s, b / raw, gs, img / z, r / v) }'
 done
+
+# Restore: raw limit, in place and new process side by side (tools/bench-restore.sh).
+[ "${BENCH_RESTORE:-1}" = 1 ] && BENCH_SIZES="$SIZES" BENCH_REPS="$REPS" BENCH_LEVEL="$LEVEL" \
+	"$(dirname "$0")/bench-restore.sh" "$BUILD"
