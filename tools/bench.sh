@@ -91,5 +91,7 @@ for SIZE in $SIZES; do
 done
 
 # Restore: raw limit, in place and new process side by side (tools/bench-restore.sh).
-[ "${BENCH_RESTORE:-1}" = 1 ] && BENCH_SIZES="$SIZES" BENCH_REPS="$REPS" BENCH_LEVEL="$LEVEL" \
-	"$(dirname "$0")/bench-restore.sh" "$BUILD"
+if [ "${BENCH_RESTORE:-1}" = 1 ]; then
+	BENCH_SIZES="$SIZES" BENCH_REPS="$REPS" BENCH_LEVEL="$LEVEL" \
+		"$(dirname "$0")/bench-restore.sh" "$BUILD"
+fi
