@@ -31,6 +31,7 @@ struct grep_chunk {
 	uint64_t start, end;	/* [start, end): read and searched by one worker */
 	int skip;		/* only zero pages and a pattern with a nonzero byte */
 	uint8_t *edge;		/* head, head present, tail, tail present: patlen-1 each */
+	char *msg;		/* why err */
 	int done, err;
 	uint64_t *hits;
 	size_t nr_hits, cap_hits;
@@ -355,10 +356,8 @@ static void *grep_worker_main(void *arg)
 			c->err = grep_edges(g, c, NULL, NULL, ps);
 		else
 			c->err = grep_chunk_search(g, w->m, c, buf, absent, bmlen);
-		if (c->err)
-			pr_err("cannot search %#lx-%#lx of pid %u: %s", (unsigned long)c->start,
-			       (unsigned long)c->end, g->pid, c->err == -ENOMEM ?
-			       "out of memory" : img_strerror());
+		if (c->err)	/* reported in address order by grep_collect() */
+			c->msg = strdup(c->err == -ENOMEM ? "out of memory" : img_strerror());
 		pthread_mutex_lock(&g->lock);
 		c->done = 1;
 		pthread_cond_broadcast(&g->cond);
@@ -433,8 +432,14 @@ static long grep_collect(struct grep_ctx *g, const struct img_mem *m, struct pro
 		struct grep_chunk *c = &g->chunks[i];
 
 		grep_wait(g, c);
-		if (!c->done || c->err) {
-			err = c->err ? c->err : -EIO;
+		if (c->done && c->err) {
+			err = cm_err(c->err, "cannot search %#lx-%#lx of pid %u (%s)",
+				     (unsigned long)c->start, (unsigned long)c->end, g->pid,
+				     c->msg ? c->msg : "?");
+			break;
+		}
+		if (!c->done) {		/* a worker failed to start and reported it */
+			err = -EIO;
 			break;
 		}
 		for (k = 0; k < c->nr_hits && (!g->max || total + k < g->max); k++)
@@ -535,6 +540,7 @@ static void grep_release(struct grep_ctx *g)
 	for (i = 0; i < g->nr_chunks; i++) {
 		free(g->chunks[i].hits);
 		free(g->chunks[i].edge);
+		free(g->chunks[i].msg);
 	}
 	free(g->chunks);
 }
