@@ -88,5 +88,13 @@ if [ -n "${hs:-}" ] && [ "$hm" -ge $((0x$hs)) ] && [ "$hm" -lt $((0x$he)) ]; the
 fi
 "$CRIU_MEM" x "$T/img" no_such_symbol_here 2>/dev/null && die "unknown symbol accepted"
 
+# A corrupt frame: a clear error (exit 3), for x and grep alike, reported once.
+cp -r "$T/img" "$T/bad"
+printf 'XXXXXXXX' | dd of="$(ls "$T/bad"/pages-*.img)" bs=1 seek=100000 conv=notrunc 2>/dev/null
+"$CRIU_MEM" x "$T/bad" "$R" 32 >/dev/null 2>"$T/err"; rc=$?
+[ $rc = 3 ] && grep -q "checksum mismatch" "$T/err" || die "x on a corrupt frame: rc $rc, $(cat "$T/err")"
+"$CRIU_MEM" grep -q "$T/bad" CMEM-MARKER-7f3a9c >/dev/null 2>"$T/err"; rc=$?
+[ $rc = 3 ] && [ "$(grep -c checksum "$T/err")" = 1 ] || die "grep on a corrupt frame: rc $rc, $(cat "$T/err")"
+
 assert_running "$TPID"
 echo "x: ok ($nb frame boundaries checked)"
