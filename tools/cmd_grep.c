@@ -481,6 +481,10 @@ static long grep_run(struct grep_ctx *g, struct img_mem *m, unsigned int jobs, i
 	uint64_t total;
 	long ret;
 
+	/* Chunks are whole pages, so a match spans at most two of them. */
+	if (g->patlen > m->page_size)
+		return cm_err(-EINVAL, "pattern of %zu bytes is longer than a page (%zu)",
+			      g->patlen, m->page_size);
 	ret = grep_plan(g, m, &total);
 	if (ret)
 		return cm_err((int)ret, "cannot plan the search");
