@@ -511,6 +511,10 @@ static void scramble(struct tgt *t)
 		madvise(r->addr, 16 * PS, MADV_DONTFORK);
 		madvise(r->addr + 64 * PS, 16 * PS, MADV_DONTDUMP);
 		madvise(r->addr + 100 * PS, PS, MADV_GUARD_INSTALL);
+		madvise(r->addr + 128 * PS, 16 * PS, MADV_WIPEONFORK);
+		madvise(r->addr + 160 * PS, 16 * PS, MADV_MERGEABLE);
+		madvise(r->addr + 200 * PS, 16 * PS, MADV_SEQUENTIAL);
+		madvise(r->addr + 240 * PS, 16 * PS, MADV_RANDOM);
 	}
 	r = region_by_name(t, "anon-dense");
 	if (r)
