@@ -3,7 +3,9 @@
  * pstore.c: the page-store writer. The producer fills pooled frame buffers;
  * worker threads split out zero pages and compress each buffer into one
  * independent zstd frame; a writer thread appends frames, index records and
- * runs in submission order with large writes.
+ * runs in submission order with large writes. Runs are merged with the one
+ * before and streamed to pagemap-PID.img as their frame is written, so memory
+ * does not depend on how many runs the target has.
  */
 #include <errno.h>
 #include <limits.h>
@@ -20,6 +22,8 @@
 #include "util.h"
 
 #define PW_BATCH 8
+/* Holes queued behind frames still being compressed; add_hole waits beyond. */
+#define PW_MAX_HOLES 1024
 
 struct pw_item {
 	struct pstore_buf pub;		/* first: container of the public buffer */
@@ -53,8 +57,10 @@ struct pstore_writer {
 	int out_open;
 	uint64_t pages_off, next_frame;
 	struct img_writer *idx;
-	struct img_run *runs;		/* merged, in order */
-	size_t nr_runs, cap_runs;
+	struct img_writer *map;		/* pagemap-PID.img, head written at open */
+	struct img_run pend;		/* merge window: the last run, not yet written */
+	int has_pend;
+	size_t nr_holes;		/* hole items allocated and not yet written */
 	struct pstore_stats st;
 	char pages_name[64], map_name[64], idx_name[64];
 	char errmsg[512];		/* message of err, set by the thread that failed */
@@ -166,12 +172,30 @@ static void *pw_worker(void *arg)
 	return NULL;
 }
 
+/* Appends run r to pagemap-PID.img. */
+static int pw_put_run(struct pstore_writer *w, const struct img_run *r)
+{
+	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+
+	pe.vaddr = r->vaddr;
+	pe.nr_pages = r->nr_pages;
+	pe.flags = r->flags;
+	if (r->flags == PE_PRESENT) {
+		pe.has_frame = pe.has_offset = 1;
+		pe.frame = r->frame;
+		pe.offset = r->offset;
+	}
+	return img_writer_put(w->map, &pe.base);
+}
+
+/* Merges r into the pending run, or writes the pending run and keeps r instead. */
 static int pw_add_run(struct pstore_writer *w, const struct img_run *r)
 {
-	struct img_run *last = w->nr_runs ? &w->runs[w->nr_runs - 1] : NULL;
+	struct img_run *last = &w->pend;
 	uint64_t end;
+	int ret;
 
-	if (last) {
+	if (w->has_pend) {
 		end = last->vaddr + last->nr_pages * w->ps;
 		if (r->vaddr < end)
 			return img_err(-EINVAL, "'%s': run %#llx overlaps or precedes %#llx",
@@ -183,18 +207,29 @@ static int pw_add_run(struct pstore_writer *w, const struct img_run *r)
 			last->nr_pages += r->nr_pages;
 			return 0;
 		}
+		ret = pw_put_run(w, last);
+		if (ret)
+			return ret;
 	}
-	if (w->nr_runs == w->cap_runs) {
-		size_t ncap = w->cap_runs ? w->cap_runs * 2 : 1024;
-		struct img_run *nr = realloc(w->runs, ncap * sizeof(*nr));
-
-		if (!nr)
-			return img_err(-ENOMEM, "no memory for %zu runs", ncap);
-		w->runs = nr;
-		w->cap_runs = ncap;
-	}
-	w->runs[w->nr_runs++] = *r;
+	w->pend = *r;
+	w->has_pend = 1;
 	return 0;
+}
+
+/* Creates pagemap-PID.img with its head; the runs follow as frames are written. */
+static int pw_open_pagemap(struct pstore_writer *w)
+{
+	PagemapHead head = PAGEMAP_HEAD__INIT;
+	int ret;
+
+	head.pid = w->pid;
+	head.page_size = w->ps;
+	head.pages_file = w->pages_name;
+	/* The page counts are not known yet: left unset (FORMAT.md "Pagemap"). */
+	ret = img_writer_open(w->d, IMG_PAGEMAP, w->map_name, &w->map);
+	if (ret)
+		return ret;
+	return img_writer_put(w->map, &head.base);
 }
 
 static uint64_t fe_bytes(const struct iovec *iov, int n)
@@ -299,6 +334,7 @@ static void *pw_writer_thread(void *arg)
 		for (i = 0; i < n; i++) {
 			if (batch[i]->is_hole) {
 				free(batch[i]);
+				w->nr_holes--;
 				continue;
 			}
 			batch[i]->next_free = w->free_list;
@@ -422,6 +458,8 @@ int pstore_writer_open(struct img_dir *d, unsigned int pid, const struct pstore_
 		goto err;
 	w->pages_off = sizeof(hdr);
 	ret = img_writer_open(d, IMG_PAGEIDX, w->idx_name, &w->idx);
+	if (!ret)
+		ret = pw_open_pagemap(w);
 	if (ret)
 		goto err;
 	ret = pw_start(w);
@@ -529,6 +567,7 @@ int pstore_writer_add_hole(struct pstore_writer *w, uint64_t vaddr, uint64_t nr_
 			   uint32_t flags)
 {
 	struct pw_item *it;
+	int ret;
 
 	if (flags != PE_ZERO && flags != PE_PARENT && flags != PE_LAZY)
 		return img_err(-EINVAL, "hole %#llx: bad flags %#x", (unsigned long long)vaddr,
@@ -545,10 +584,23 @@ int pstore_writer_add_hole(struct pstore_writer *w, uint64_t vaddr, uint64_t nr_
 		pthread_mutex_unlock(&w->lock);
 		return 0;
 	}
+	/* Bounded: wait while too many holes queue behind frames being compressed. */
+	while (w->nr_holes >= PW_MAX_HOLES && !w->err)
+		pthread_cond_wait(&w->cond_free, &w->lock);
+	ret = w->err;
+	if (ret) {
+		pthread_mutex_unlock(&w->lock);
+		return pw_err(w, ret);
+	}
+	w->nr_holes++;
 	pthread_mutex_unlock(&w->lock);
 	it = calloc(1, sizeof(*it));
-	if (!it)
+	if (!it) {
+		pthread_mutex_lock(&w->lock);
+		w->nr_holes--;
+		pthread_mutex_unlock(&w->lock);
 		return img_err(-ENOMEM, "no memory for a hole");
+	}
 	it->is_hole = 1;
 	it->done = 1;
 	it->hole = (struct img_run){ .vaddr = vaddr, .nr_pages = nr_pages, .flags = flags };
@@ -572,47 +624,16 @@ static void pw_stop(struct pstore_writer *w)
 	w->wthread_started = 0;
 }
 
-static int pw_write_pagemap(struct pstore_writer *w)
+/* Writes the pending run and closes pagemap-PID.img. */
+static int pw_close_pagemap(struct pstore_writer *w)
 {
-	PagemapHead head = PAGEMAP_HEAD__INIT;
-	struct img_writer *mw;
-	size_t i;
-	int ret;
+	struct img_writer *mw = w->map;
+	int ret = 0;
 
-	head.pid = w->pid;
-	head.page_size = w->ps;
-	head.pages_file = w->pages_name;
-	head.has_nr_runs = head.has_nr_stored = head.has_nr_zero = 1;
-	head.has_nr_parent = head.has_nr_lazy = 1;
-	head.nr_runs = w->nr_runs;
-	for (i = 0; i < w->nr_runs; i++) {
-		uint64_t n = w->runs[i].nr_pages;
-
-		switch (w->runs[i].flags) {
-		case PE_PRESENT: head.nr_stored += n; break;
-		case PE_ZERO: head.nr_zero += n; break;
-		case PE_PARENT: head.nr_parent += n; break;
-		case PE_LAZY: head.nr_lazy += n; break;
-		}
-	}
-	ret = img_writer_open(w->d, IMG_PAGEMAP, w->map_name, &mw);
-	if (ret)
-		return ret;
-	ret = img_writer_put(mw, &head.base);
-	for (i = 0; !ret && i < w->nr_runs; i++) {
-		PagemapEntry pe = PAGEMAP_ENTRY__INIT;
-		const struct img_run *r = &w->runs[i];
-
-		pe.vaddr = r->vaddr;
-		pe.nr_pages = r->nr_pages;
-		pe.flags = r->flags;
-		if (r->flags == PE_PRESENT) {
-			pe.has_frame = pe.has_offset = 1;
-			pe.frame = r->frame;
-			pe.offset = r->offset;
-		}
-		ret = img_writer_put(mw, &pe.base);
-	}
+	if (w->has_pend)
+		ret = pw_put_run(w, &w->pend);
+	w->has_pend = 0;
+	w->map = NULL;
 	if (ret) {
 		img_writer_free(mw);
 		return ret;
@@ -639,7 +660,7 @@ static int pw_finish(struct pstore_writer *w)
 	w->idx = NULL;
 	if (ret)
 		return ret;
-	return pw_write_pagemap(w);
+	return pw_close_pagemap(w);
 }
 
 int pstore_writer_close(struct pstore_writer *w, struct pstore_stats *st)
@@ -678,8 +699,8 @@ void pstore_writer_free(struct pstore_writer *w)
 	}
 	free(w->items);
 	free(w->workers);
-	free(w->runs);
 	img_writer_free(w->idx);
+	img_writer_free(w->map);
 	if (w->out_open)
 		pout_release(&w->out);
 	pthread_mutex_destroy(&w->lock);
