@@ -591,18 +591,23 @@ int restore_thread_regs(pid_t tid, const ThreadCore *tc)
 int restore_check_xstate(const struct restore_ctx *c, pid_t tid)
 {
 	const struct img_mem *m = c->mem;
-	static __thread uint8_t xs[1 << 16];
-	struct iovec iov = { xs, sizeof(xs) };
+	struct iovec iov;
 	size_t i;
+	int ret = 0;
 
+	iov.iov_len = 1 << 16;
+	iov.iov_base = malloc(iov.iov_len);
+	if (!iov.iov_base)
+		return cm_err(-ENOMEM, "cannot allocate an xstate buffer");
 	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov))
-		return cm_err(-errno, "cannot read the xstate of thread %d", (int)tid);
-	for (i = 0; i < m->nr_threads; i++) {
+		ret = cm_err(-errno, "cannot read the xstate of thread %d", (int)tid);
+	for (i = 0; !ret && i < m->nr_threads; i++) {
 		if (m->threads[i]->has_xstate && m->threads[i]->xstate.len != iov.iov_len)
-			return cm_err(-EPROTONOSUPPORT, "image xstate is %zu bytes, this CPU's %zu",
-				      m->threads[i]->xstate.len, iov.iov_len);
+			ret = cm_err(-EPROTONOSUPPORT, "image xstate is %zu bytes, this CPU's %zu",
+				     m->threads[i]->xstate.len, iov.iov_len);
 	}
-	return 0;
+	free(iov.iov_base);
+	return ret;
 }
 
 int restore_regs(struct restore_ctx *c)

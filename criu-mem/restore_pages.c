@@ -500,8 +500,10 @@ static int zero_vma(struct pw *w, struct pscan *ps, const VmaEntry *v, struct zp
 	z->skip_file = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
 	if (file) {
 		ret = zero_runs(w, v);
-		if (ret || v->kind == VMA_KIND__VMA_FILE_SHARED)
-			return ret;	/* absent shared file pages are the file's */
+		if (ret)
+			return ret;
+		if (v->kind == VMA_KIND__VMA_FILE_SHARED)
+			return pw_flush(w);	/* absent shared file pages are the file's */
 	}
 	if (ps->fd >= 0) {
 		ret = pscan_range(ps, v->start, v->end, live_cb, z);
