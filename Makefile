@@ -12,13 +12,13 @@ WARN		:= -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wundef -Wpointer-arith \
 		   -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers \
 		   -Wvla -Wimplicit-fallthrough
 CFLAGS		?= -O2 -g
-CFLAGS		+= -std=gnu11 $(WARN) -D_GNU_SOURCE -DCM_VERSION=\"$(VERSION)\" -pthread \
+CM_CFLAGS	:= $(CFLAGS) -std=gnu11 $(WARN) -D_GNU_SOURCE -DCM_VERSION=\"$(VERSION)\" -pthread \
 		   -I. -Iimages -Icriu-mem -I$(BUILD)/proto -I/usr/include/libnl3 -MMD -MP
 PROTO_CFLAGS	:= -std=gnu11 -O2 -g -I$(BUILD)/proto -MMD -MP
 LDLIBS		:= -lprotobuf-c -lzstd -lxxhash -lnl-3 -lnl-genl-3 -pthread
 
 ifneq ($(SAN),)
-CFLAGS		+= -fsanitize=$(SAN) -fno-omit-frame-pointer
+CM_CFLAGS	+= -fsanitize=$(SAN) -fno-omit-frame-pointer
 PROTO_CFLAGS	+= -fsanitize=$(SAN)
 LDFLAGS		+= -fsanitize=$(SAN)
 endif
@@ -67,7 +67,7 @@ $(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
 
 $(BUILD)/obj/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CM_CFLAGS) -c -o $@ $<
 
 $(LIBIMG): $(IMG_O) $(PROTO_O)
 	$(AR) rcs $@ $^
@@ -91,36 +91,35 @@ $(BUILD)/test/targets/%: test/targets/%.c test/targets/target.h
 
 $(BUILD)/tools/bench-%: tools/bench-%.c $(LIBCM) $(LIBIMG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCM) $(LIBIMG) $(LDLIBS)
+	$(CC) $(CM_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCM) $(LIBIMG) $(LDLIBS)
 
 # Test helper that drives freeze/inject/vma/pagescan on a live pid.
 $(BUILD)/test/cm-probe: test/tools/cm-probe.c $(LIBCM) $(LIBIMG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCM) $(LIBIMG) $(LDLIBS)
+	$(CC) $(CM_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCM) $(LIBIMG) $(LDLIBS)
 
 # Test helpers: test/tools/NAME.c -> build/test/NAME, linked with the libraries.
 TESTTOOL_BIN	:= $(patsubst test/tools/%.c,$(BUILD)/test/%,$(wildcard test/tools/*.c))
 $(BUILD)/test/%: test/tools/%.c $(LIBCM) $(LIBIMG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCM) $(LIBIMG) $(LDLIBS)
+	$(CC) $(CM_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCM) $(LIBIMG) $(LDLIBS)
 test: $(TESTTOOL_BIN)
 
 # Fuzz targets built with gcc and a main() that replays corpus files.
 $(BUILD)/test/fuzz-replay-%: test/fuzz/%.c test/fuzz_replay.c $(LIBCM) $(LIBIMG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< test/fuzz_replay.c $(LIBCM) $(LIBIMG) $(LDLIBS)
+	$(CC) $(CM_CFLAGS) $(LDFLAGS) -o $@ $< test/fuzz_replay.c $(LIBCM) $(LIBIMG) $(LDLIBS)
 
 test: all $(UNIT_BIN) $(REPLAY_BIN) $(BUILD)/test/cm-probe
 	./test/run.sh $(BUILD)
 
 # The same suite under AddressSanitizer and UBSan, in its own build dir.
 check: deps
-	# CFLAGS through the environment: on the command line it would drop the += flags.
-	CFLAGS="-O1 -g" $(MAKE) BUILD=build/san SAN=address,undefined test
+	$(MAKE) CFLAGS="-O1 -g" BUILD=build/san SAN=address,undefined test
 
 # libFuzzer targets (clang), each linked with the image library built by clang.
 fuzz: deps
-	CFLAGS="-O1 -g" $(MAKE) BUILD=build/fuzz CC=clang SAN=fuzzer-no-link,address \
+	$(MAKE) CFLAGS="-O1 -g" BUILD=build/fuzz CC=clang SAN=fuzzer-no-link,address \
 		build/fuzz/libcmimg.a build/fuzz/libcm.a
 	@mkdir -p build/fuzz/bin
 	for f in $(FUZZ_SRC); do \
