@@ -205,8 +205,10 @@ struct pstore_writer;
  * Opens the three files for process @pid. Compression runs in opts->threads
  * worker threads; frames are written in order by a writer thread (O_DIRECT
  * through an 8 MiB staging buffer when the filesystem allows it). Memory is
- * bounded by about (threads + 2) * 2 * frame_bytes + 8 MiB, plus the run
- * list (pagemap-PID.img is written at close, with its page counts).
+ * bounded by about (threads + 2) * 2 * frame_bytes + 8 MiB whatever the
+ * number of runs: runs are merged with the previous one and streamed to
+ * pagemap-PID.img as their frame is written; its head carries no page counts
+ * (see img_pagemap_counts()).
  * A hole must not be added while a buffer with lower addresses is still
  * being filled: submit it first (runs must come in increasing address order).
  */
@@ -348,5 +350,16 @@ int img_mem_load_check(const struct img_dir *d, unsigned int pid, img_problem_cb
 long img_mem_check_frames(struct img_mem *m, unsigned int threads, img_problem_cb cb, void *arg);
 /* Added: the pages of the parent image for PE_PARENT runs; -ENOENT when it has none. */
 int img_mem_parent(struct img_mem *m, struct img_mem **parent);
+
+/* Added: page counts of pagemap-PID.img, as the head of older images carried them. */
+struct img_pagemap_counts {
+	uint64_t nr_runs, nr_stored, nr_zero, nr_parent, nr_lazy;
+};
+/*
+ * Added: computes the counts by streaming the runs (O(1) memory; runs are
+ * not checked against the VMAs). Counts present in the head must agree
+ * (-EBADMSG otherwise). Works on images with and without head counts.
+ */
+int img_pagemap_counts(const struct img_dir *d, unsigned int pid, struct img_pagemap_counts *out);
 
 #endif

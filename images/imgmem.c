@@ -324,6 +324,69 @@ static int check_head(struct mem_chk *c, const PagemapHead *h, const uint64_t cn
 	return ret;
 }
 
+struct counts_ctx {
+	PagemapHead head;	/* counts only */
+	int has_head;
+	uint64_t cnt[4], nr;
+};
+
+static void head_counts(PagemapHead *dst, const PagemapHead *h)
+{
+	pagemap_head__init(dst);
+	dst->has_nr_runs = h->has_nr_runs;
+	dst->nr_runs = h->nr_runs;
+	dst->has_nr_stored = h->has_nr_stored;
+	dst->nr_stored = h->nr_stored;
+	dst->has_nr_zero = h->has_nr_zero;
+	dst->nr_zero = h->nr_zero;
+	dst->has_nr_parent = h->has_nr_parent;
+	dst->nr_parent = h->nr_parent;
+	dst->has_nr_lazy = h->has_nr_lazy;
+	dst->nr_lazy = h->nr_lazy;
+}
+
+static int count_cb(void *arg, uint64_t idx, ProtobufCMessage *msg)
+{
+	struct counts_ctx *cc = arg;
+	const PagemapEntry *pe = (const PagemapEntry *)msg;
+
+	if (idx == 0) {
+		head_counts(&cc->head, (const PagemapHead *)msg);
+		cc->has_head = 1;
+		return 0;
+	}
+	cc->nr++;
+	switch (pe->flags) {
+	case PE_PRESENT: cc->cnt[0] += pe->nr_pages; break;
+	case PE_ZERO: cc->cnt[1] += pe->nr_pages; break;
+	case PE_PARENT: cc->cnt[2] += pe->nr_pages; break;
+	case PE_LAZY: cc->cnt[3] += pe->nr_pages; break;
+	default:
+		return img_err(-EBADMSG, "pagemap record %llu has bad flags %#x",
+			       (unsigned long long)idx, pe->flags);
+	}
+	return 0;
+}
+
+int img_pagemap_counts(const struct img_dir *d, unsigned int pid, struct img_pagemap_counts *out)
+{
+	struct counts_ctx cc = { .has_head = 0 };
+	struct mem_chk c = { 0 };
+	char name[64];
+	int ret;
+
+	img_kind_filename(IMG_PAGEMAP, pid, name, sizeof(name));
+	ret = walk_records(d, IMG_PAGEMAP, pid, count_cb, &cc);
+	if (!ret && !cc.has_head)
+		ret = img_err(-EBADMSG, "'%s': no head record", name);
+	if (!ret)
+		ret = check_head(&c, &cc.head, cc.cnt, cc.nr, name);
+	if (ret)
+		return ret;
+	*out = (struct img_pagemap_counts){ cc.nr, cc.cnt[0], cc.cnt[1], cc.cnt[2], cc.cnt[3] };
+	return 0;
+}
+
 struct runs_ctx {
 	struct img_mem *m;
 	struct mem_chk *c;
@@ -343,20 +406,8 @@ static int run_cb(void *arg, uint64_t idx, ProtobufCMessage *msg)
 	int ret;
 
 	if (idx == 0) {	/* the head: kept for the count checks */
-		const PagemapHead *h = (const PagemapHead *)msg;
-
-		pagemap_head__init(&rc->head);
+		head_counts(&rc->head, (const PagemapHead *)msg);
 		rc->has_head = 1;
-		rc->head.has_nr_runs = h->has_nr_runs;
-		rc->head.nr_runs = h->nr_runs;
-		rc->head.has_nr_stored = h->has_nr_stored;
-		rc->head.nr_stored = h->nr_stored;
-		rc->head.has_nr_zero = h->has_nr_zero;
-		rc->head.nr_zero = h->nr_zero;
-		rc->head.has_nr_parent = h->has_nr_parent;
-		rc->head.nr_parent = h->nr_parent;
-		rc->head.has_nr_lazy = h->has_nr_lazy;
-		rc->head.nr_lazy = h->nr_lazy;
 		return 0;
 	}
 	rc->nr++;
