@@ -160,14 +160,18 @@ int restore_check_xstate(const struct restore_ctx *c, pid_t tid);
 int restore_attach(struct restore_ctx *c, pid_t pid, struct inject *in);
 
 /*
- * Makes the layout equal to the image: unmaps live ranges the image does
- * not have, restores brk, maps the image's missing VMAs at their addresses
- * (anonymous, or file mappings reopened from path/pgoff), fixes prot and
- * removes guard regions the image doesn't have. [vdso], [vvar] and
- * [vsyscall] are never touched: their addresses must match the image
- * (checked before anything is changed). The VMA holding the injection's
- * syscall instruction is never unmapped. Uses an injected scratch mapping
- * placed in a gap of both layouts and removes it before returning.
+ * Makes the layout equal to the image: restores brk, unmaps live ranges the
+ * image does not have (or has with another backing), fixes prot, sets the
+ * madvise-settable VmFlags of the kept VMAs, removes guard regions, then
+ * maps the image's missing VMAs at their addresses (anonymous, memfd, or
+ * file mappings reopened from path/pgoff) and gives them their flags before
+ * any page is written, so that they merge with their neighbours as at dump
+ * time; a private image VMA still split in several live VMAs is made again.
+ * [vdso], [vvar] and [vsyscall] are never touched: their addresses must
+ * match the image (checked before anything is changed, as is every file to
+ * reopen). The VMA holding the injection's syscall instruction is never
+ * unmapped. Uses an injected scratch page placed in a gap of both layouts
+ * and removes it before returning.
  */
 int restore_layout(struct restore_ctx *c);
 
@@ -183,10 +187,12 @@ int restore_layout(struct restore_ctx *c);
 int restore_pages(struct restore_ctx *c);
 
 /*
- * Applies the image's madvise state per VMA (vmflag_table: DONTFORK,
- * DONTDUMP, HUGEPAGE/NOHUGEPAGE, WIPEONFORK, MERGEABLE, SEQ/RAND, and the
- * inverse advice for flags the live VMA has but the image doesn't), then
- * installs the image's guard regions.
+ * After the pages: collapses VMAs that were THP-backed at dump time and have
+ * no huge page now (process_madvise(MADV_COLLAPSE)), re-checks their flags,
+ * and installs the image's guard regions (MADV_GUARD_INSTALL). The flags
+ * themselves (vmflag_table: DONTFORK, DONTDUMP, HUGEPAGE/NOHUGEPAGE,
+ * WIPEONFORK, MERGEABLE, SEQ/RAND, and the inverse advice for flags the live
+ * VMA has but the image doesn't) are set by restore_layout().
  */
 int restore_madvise(struct restore_ctx *c);
 

@@ -295,7 +295,10 @@ static int do_unmaps(struct restore_ctx *c, const struct ranges *un)
 	return 0;
 }
 
-/* Sets brk; before the unmaps (a shrink needs the heap still mapped) and after. */
+/*
+ * Sets brk; before the unmaps (a shrink needs the heap still mapped) and
+ * after. Returns 1 when brk moved, 0 when not, or -errno.
+ */
 static int do_brk(struct restore_ctx *c, int last)
 {
 	const MmEntry *mm = c->mem->mm;
@@ -312,7 +315,7 @@ static int do_brk(struct restore_ctx *c, int last)
 	if ((uint64_t)ret != mm->brk && last)
 		pr_warn("pid %d: brk stays at %#lx, the image has %#" PRIx64, (int)c->pid, ret,
 			mm->brk);
-	return 0;
+	return ret != cur;
 }
 
 /* A free spot for the scratch page in both the image and the live layout. */
@@ -693,7 +696,7 @@ int restore_layout(struct restore_ctx *c)
 {
 	struct ranges un = { 0 }, map = { 0 };
 	struct vma_list l;
-	int ret;
+	int ret, moved;
 
 	vma_list_init(&l);
 	ret = read_live(c, &l);
@@ -708,13 +711,17 @@ int restore_layout(struct restore_ctx *c)
 	/* Point of no return: the target is modified from here on. */
 	c->started |= RST_LAYOUT;
 	ret = do_brk(c, 0);
-	if (!ret)
+	moved = ret > 0;
+	if (ret >= 0)
 		ret = do_unmaps(c, &un);
-	if (!ret)
+	if (!ret) {
 		ret = do_brk(c, 1);
-	if (!ret)
+		moved |= ret > 0;
+	}
+	/* smaps walks every page table: read it again only when something moved */
+	if (ret >= 0 && (moved || un.nr))
 		ret = read_live(c, &l);
-	if (ret)
+	if (ret < 0)
 		goto out;
 	map.nr = 0;
 	un.nr = 0;
@@ -794,10 +801,13 @@ int restore_madvise(struct restore_ctx *c)
 
 	c->started |= RST_MADVISE;
 	vma_list_init(&l);
-	ret = read_live(c, &l);
-	if (!ret)
+	/* The flags were set with the layout: this read is for THP usage only. */
+	for (j = 0; j < m->nr_vmas && !(m->vmas[j]->has_thp && m->vmas[j]->thp); j++)
+		;
+	ret = j < m->nr_vmas ? read_live(c, &l) : 0;
+	if (!ret && j < m->nr_vmas)
 		ret = apply_flags(c, &l);
-	if (!ret)
+	if (!ret && j < m->nr_vmas)
 		collapse_thp(c, &l);
 	for (j = 0; j < m->nr_vmas && !ret; j++)
 		if (!kind_special(m->vmas[j]->kind))
