@@ -29,6 +29,7 @@ xstate-1m:verify gpregs-short:verify fpregs-short:verify fpregs-short:inplace
 rseq:verify rseq:core rseq:new rseq:inplace
 sigaction:verify sigaction:core sigaction:new sigaction:inplace
 tid-zero:verify tid-zero:core tid-zero:new fpregs-short:new
+parent-self:show parent-self:x parent-self:grep parent-self:core
 "
 KNOWN=" $(echo $KNOWN) "
 INSPECT_ONLY_CORE="xstate-1m gpregs-short fpregs-short rseq sigaction tid-zero"

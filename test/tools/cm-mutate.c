@@ -30,6 +30,7 @@ struct mutation {
 	enum img_kind kind;
 	mut_fn fn;
 	const char *what;
+	void (*inv_fn)(InventoryEntry *inv);	/* also changes the inventory */
 };
 
 static void *xmalloc(size_t n)
@@ -386,6 +387,33 @@ static int m_frame_stored(struct recs *r)
 	return 0;
 }
 
+/* The first zero run becomes a parent run (head counts follow). */
+static int m_parent_run(struct recs *r)
+{
+	PagemapHead *h = ENTRY(r, 0, PagemapHead);
+	size_t i = find_run(r, PE_ZERO);
+	PagemapEntry *e;
+
+	if (!i)
+		return -1;
+	e = ENTRY(r, i, PagemapEntry);
+	e->flags = PE_PARENT;
+	h->nr_zero -= e->nr_pages;
+	h->has_nr_parent = 1;
+	h->nr_parent += e->nr_pages;
+	return 0;
+}
+
+/* The image names itself as its parent. */
+static void inv_parent_self(InventoryEntry *inv)
+{
+	inv->has_parent_id = 1;
+	inv->parent_id.data = xmalloc(inv->image_id.len);
+	memcpy(inv->parent_id.data, inv->image_id.data, inv->image_id.len);
+	inv->parent_id.len = inv->image_id.len;
+	inv->parent_path = strdup(".");
+}
+
 static const struct mutation mutations[] = {
 	{ "none", IMG_MM, m_none, "re-encoded unchanged (control)" },
 	{ "run-huge", IMG_PAGEMAP, m_run_huge, "a stored run of 2^40 pages" },
@@ -417,6 +445,8 @@ static const struct mutation mutations[] = {
 	{ "frame-rawlen", IMG_PAGEIDX, m_frame_rawlen, "frame 0 raw length 4 GiB - 4096" },
 	{ "frame-offset", IMG_PAGEIDX, m_frame_offset, "frame 0 at file offset 2^64-16" },
 	{ "frame-stored", IMG_PAGEIDX, m_frame_stored, "frame 0 stored length 4 GiB - 1" },
+	{ "parent-self", IMG_PAGEMAP, m_parent_run, "a parent run; the image is its own parent",
+	  inv_parent_self },
 };
 
 static int read_recs(const struct img_dir *d, enum img_kind kind, const char *name,
@@ -521,6 +551,8 @@ static int mutate(const char *src, const char *dst, const struct mutation *mu)
 		ret = -ENOENT;
 		goto out;
 	}
+	if (mu->inv_fn)
+		mu->inv_fn(inv);
 	ret = img_dir_create(dst, IMG_DIR_NOFSYNC, &dd);
 	for (i = 0; !ret && i < inv->n_files; i++) {
 		const char *name = inv->files[i]->name;
