@@ -30,6 +30,10 @@ rseq:verify rseq:core rseq:new rseq:inplace
 sigaction:verify sigaction:core sigaction:new sigaction:inplace
 tid-zero:verify tid-zero:core tid-zero:new fpregs-short:new
 parent-self:show parent-self:x parent-self:grep parent-self:core
+vma-file:verify vma-file:show vma-file:x vma-file:grep vma-file:core
+vma-prot:verify vma-prot:show vma-prot:x vma-prot:grep vma-prot:core vma-prot:new
+vma-flags:verify vma-flags:show vma-flags:x vma-flags:grep vma-flags:core
+vma-kind:verify vma-kind:show vma-kind:x vma-kind:grep vma-kind:core
 "
 KNOWN=" $(echo $KNOWN) "
 INSPECT_ONLY_CORE="xstate-1m gpregs-short fpregs-short rseq sigaction tid-zero"

@@ -232,6 +232,60 @@ static int m_vma_guard(struct recs *r)
 	return 0;
 }
 
+/* The first anonymous private VMA after the binary's. */
+static VmaEntry *anon_vma(struct recs *r)
+{
+	size_t i;
+
+	for (i = 2; i + 1 < r->nr; i++)
+		if (ENTRY(r, i, VmaEntry)->kind == VMA_KIND__VMA_ANON_PRIVATE)
+			return ENTRY(r, i, VmaEntry);
+	return NULL;
+}
+
+static int m_vma_file(struct recs *r)
+{
+	VmaEntry *v = anon_vma(r);
+
+	if (!v)
+		return -1;
+	v->kind = VMA_KIND__VMA_FILE_PRIVATE;
+	free(v->path);
+	v->path = strdup("/nonexistent/cm-mutate");
+	v->flags = 0x02;
+	return 0;
+}
+
+static int m_vma_prot(struct recs *r)
+{
+	VmaEntry *v = anon_vma(r);
+
+	if (!v)
+		return -1;
+	v->prot = 0xfff;
+	return 0;
+}
+
+static int m_vma_flags(struct recs *r)
+{
+	VmaEntry *v = anon_vma(r);
+
+	if (!v)
+		return -1;
+	v->flags = 0xffffffffu;
+	return 0;
+}
+
+static int m_vma_kind(struct recs *r)
+{
+	VmaEntry *v = anon_vma(r);
+
+	if (!v)
+		return -1;
+	v->kind = 99;
+	return 0;
+}
+
 static int m_auxv(struct recs *r)
 {
 	MmEntry *mm = ENTRY(r, 0, MmEntry);
@@ -431,6 +485,10 @@ static const struct mutation mutations[] = {
 	{ "vma-path", IMG_MM, m_vma_path, "a VMA path of 100 KiB" },
 	{ "vma-shift", IMG_MM, m_vma_shift, "a VMA page_shift of 63" },
 	{ "vma-guard", IMG_MM, m_vma_guard, "a guard range of 2^60 pages" },
+	{ "vma-file", IMG_MM, m_vma_file, "an anonymous VMA becomes a missing file's" },
+	{ "vma-prot", IMG_MM, m_vma_prot, "an anonymous VMA with prot 0xfff" },
+	{ "vma-flags", IMG_MM, m_vma_flags, "an anonymous VMA with flags 0xffffffff" },
+	{ "vma-kind", IMG_MM, m_vma_kind, "an anonymous VMA of kind 99" },
 	{ "auxv-1e6", IMG_MM, m_auxv, "an auxv of 1e6 entries" },
 	{ "auxv-odd", IMG_MM, m_auxv_odd, "an auxv of 3 entries" },
 	{ "exe-path", IMG_MM, m_exe_path, "an exe path of 100 KiB" },
