@@ -131,6 +131,45 @@ static int check_machine(struct restore_ctx *c)
 	return 0;
 }
 
+/*
+ * What the layout and madvise steps will pass to the kernel, checked before
+ * the target is touched (a hostile image must fail here, not half-way).
+ */
+static int check_vma(const struct img_mem *m, const VmaEntry *v)
+{
+	const uint32_t known = MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN;
+	uint32_t share = v->flags & (MAP_SHARED | MAP_PRIVATE);
+	size_t k;
+
+	if (v->kind == VMA_KIND__VMA_VSYSCALL)
+		return 0;
+	if (v->end > (1ull << 47) || (v->pgoff & (m->page_size - 1)))
+		return cm_err(-EBADMSG, "VMA %#" PRIx64 "-%#" PRIx64 " (offset %#" PRIx64 ") is "
+			      "outside user space or unaligned", v->start, v->end, v->pgoff);
+	if (v->prot & ~(uint32_t)(PROT_READ | PROT_WRITE | PROT_EXEC))
+		return cm_err(-EBADMSG, "VMA %#" PRIx64 "-%#" PRIx64 " has prot %#x", v->start,
+			      v->end, v->prot);
+	if ((v->flags & ~known) || (share != MAP_SHARED && share != MAP_PRIVATE))
+		return cm_err(-EBADMSG, "VMA %#" PRIx64 "-%#" PRIx64 " has flags %#x", v->start,
+			      v->end, v->flags);
+	if (v->has_page_shift && v->page_shift && v->page_shift != 12 &&
+	    v->kind != VMA_KIND__VMA_HUGETLB)
+		return cm_err(-EBADMSG, "VMA %#" PRIx64 "-%#" PRIx64 " has page shift %u", v->start,
+			      v->end, v->page_shift);
+	for (k = 0; k < v->n_guards; k++) {
+		const GuardRange *g = v->guards[k];
+		uint64_t len;
+
+		if (mul_overflow(g->nr_pages, (uint64_t)m->page_size, &len) || !len ||
+		    g->start < v->start || g->start >= v->end || g->start % m->page_size ||
+		    len > v->end - g->start)
+			return cm_err(-EBADMSG, "guard region %#" PRIx64 " (%" PRIu64 " pages) is not "
+				      "inside VMA %#" PRIx64 "-%#" PRIx64, g->start, g->nr_pages,
+				      v->start, v->end);
+	}
+	return 0;
+}
+
 static int check_records(struct restore_ctx *c)
 {
 	const struct img_mem *m = c->mem;
@@ -143,13 +182,10 @@ static int check_records(struct restore_ctx *c)
 				      m->runs[i].flags & PE_LAZY ? "lazy" : "in the parent image");
 	}
 	for (i = 0; i < m->nr_vmas; i++) {
-		const VmaEntry *v = m->vmas[i];
+		int ret = check_vma(m, m->vmas[i]);
 
-		if (v->kind == VMA_KIND__VMA_VSYSCALL)
-			continue;
-		if (v->end > (1ull << 47) || (v->pgoff & (m->page_size - 1)))
-			return cm_err(-EBADMSG, "VMA %#" PRIx64 "-%#" PRIx64 " (offset %#" PRIx64 ") is "
-				      "outside user space or unaligned", v->start, v->end, v->pgoff);
+		if (ret)
+			return ret;
 	}
 	for (i = 0; i < m->nr_threads; i++) {
 		const ThreadCore *t = m->threads[i];

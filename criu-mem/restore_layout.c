@@ -65,6 +65,9 @@ static int compatible(const struct vma *l, const VmaEntry *i)
 		return 0;
 	if (l->pgoff - l->start != i->pgoff - i->start)
 		return 0;
+	if (i->kind != VMA_KIND__VMA_ANON_SHARED && (!l->path != !i->path ||
+						     (l->path && strcmp(l->path, i->path))))
+		return 0;	/* same inode under another name: not what was mapped */
 	if ((i->flags & MAP_SHARED) && i->has_vm_flags &&
 	    (l->vm_flags & VMF(VMF_MW)) != (i->vm_flags & VMF(VMF_MW)))
 		return 0;
@@ -260,6 +263,10 @@ static int check_recreatable(struct restore_ctx *c, const struct ranges *map)
 		if (stat(i->path, &st))
 			return cm_err(-errno, "cannot reopen '%s' for VMA %#" PRIx64 "-%#" PRIx64,
 				      i->path, i->start, i->end);
+		/* a FIFO or device would block or act inside the target */
+		if (!S_ISREG(st.st_mode))
+			return cm_err(-EOPNOTSUPP, "'%s' (VMA %#" PRIx64 "-%#" PRIx64 ") is not a "
+				      "regular file", i->path, i->start, i->end);
 		if (i->has_ino && st.st_ino != i->ino) {
 			if (!c->opts->force)
 				return cm_err(-ESTALE, "'%s' is not the file the image mapped at %#"
@@ -374,7 +381,8 @@ static long target_open(struct mapper *mp, const VmaEntry *i, uint64_t need, int
 			fd = inj(c, SYS_memfd_create, mp->scratch, MFD_CLOEXEC, 0, 0, 0, 0);
 		else
 			fd = inj(c, SYS_openat, AT_FDCWD, mp->scratch,
-				 (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0, 0, 0);
+				 (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+				 0, 0, 0);
 		if (fd < 0)
 			return cm_err((int)fd, "pid %d cannot open '%s'", (int)c->pid, i->path);
 		if (!memfd || mp->nr_memfd == ARRAY_SIZE(mp->memfd)) {
