@@ -30,6 +30,7 @@ rseq:verify rseq:core rseq:new rseq:inplace
 sigaction:verify sigaction:core sigaction:new sigaction:inplace
 tid-zero:verify tid-zero:core tid-zero:new fpregs-short:new
 parent-self:show parent-self:x parent-self:grep parent-self:core
+vma-path-arg:core exe-arg:core vma-path-arg:inplace
 vma-file:verify vma-file:show vma-file:x vma-file:grep vma-file:core
 vma-prot:verify vma-prot:show vma-prot:x vma-prot:grep vma-prot:core vma-prot:new
 vma-flags:verify vma-flags:show vma-flags:x vma-flags:grep vma-flags:core
@@ -109,7 +110,7 @@ echo "ok control: re-encoded image verifies and restores"
 
 n=0
 for mut in $("$MUTATE" -l | cut -f1); do
-	[ "$mut" = none ] && continue
+	case $mut in none | *-arg) continue ;; esac
 	d="$T/m-$mut"
 	"$MUTATE" "$T/base" "$d" "$mut" 2>"$T/e" || { bad "$mut: cm-mutate failed: $(cat "$T/e")"; continue; }
 	timeout 30 "$CRIU_MEM" verify "$d" >/dev/null 2>"$T/e"
@@ -140,6 +141,44 @@ for mut in $("$MUTATE" -l | cut -f1); do
 	intact "$mut"
 	n=$((n + 1))
 	rm -rf "$d"
+done
+
+# run_bounded SECS CMD...: runs CMD with stderr in $T/e; after SECS it is
+# killed with its children (a restore's half-built process) and returns 124.
+run_bounded() {
+	local secs=$1 pid i kids
+	shift
+	"$@" >/dev/null 2>"$T/e" &
+	pid=$!
+	for i in $(seq $((secs * 20))); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid"; return; }
+		sleep 0.05
+	done
+	kids=$(pgrep -P "$pid")
+	kill -KILL $pid $kids 2>/dev/null
+	wait "$pid" 2>/dev/null
+	echo "timed out after $secs s" >>"$T/e"
+	return 124
+}
+
+# A FIFO as a mapped file and as the executable: nothing may block opening it.
+mkfifo "$T/fifo"
+for mut in vma-path-arg exe-arg; do
+	d="$T/m-$mut"
+	"$MUTATE" "$T/base" "$d" "$mut" "$T/fifo" 2>"$T/e" || { bad "$mut: cm-mutate failed: $(cat "$T/e")"; continue; }
+	run_bounded 5 "$CRIU_MEM" x "$d" main
+	check "$mut" x-symbol $? "$T/e"
+	run_bounded 5 "$CRIU_MEM" core "$d" -o "$T/core"
+	check "$mut" core $? "$T/e"
+	rm -f "$T/core" "$T/rpid"
+	run_bounded 5 "$CRIU_MEM" restore -D "$d" -d --pid-mismatch-ok --pidfile "$T/rpid" --no-progress
+	rc=$?
+	[ -s "$T/rpid" ] && kill -KILL "$(cat "$T/rpid")" 2>/dev/null
+	check "$mut" new $rc "$T/e"
+	run_bounded 5 "$CRIU_MEM" restore -t "$TPID" -D "$d" --no-progress
+	check "$mut" inplace $? "$T/e"
+	intact "$mut"
+	n=$((n + 1))
 done
 
 # The target's own check of every region.

@@ -4,7 +4,8 @@
  * with img_writer and committed with fresh inventory checksums, so that the
  * hostile value reaches the code behind the checksum layer.
  *
- * usage: cm-mutate SRC DST MUTATION     (cm-mutate -l lists the mutations)
+ * usage: cm-mutate SRC DST MUTATION [ARG]   (cm-mutate -l lists the mutations;
+ * ARG is the path of the *-arg ones)
  * Exits 0 when written, 1 on errors, 2 on usage.
  */
 #include <errno.h>
@@ -16,6 +17,8 @@
 #include "img.h"
 
 #define MAX_MSGS (1u << 22)
+
+static const char *mut_arg = "/nonexistent";	/* the optional 4th argument */
 
 struct recs {
 	ProtobufCMessage **m;
@@ -256,6 +259,39 @@ static int m_vma_file(struct recs *r)
 	return 0;
 }
 
+/* Every file VMA of the first mapped file gets path ARG (e.g. a FIFO). */
+static int m_vma_path_arg(struct recs *r)
+{
+	char *first = NULL;
+	size_t i;
+
+	for (i = 1; i < r->nr; i++) {
+		VmaEntry *v = ENTRY(r, i, VmaEntry);
+
+		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE || !v->path)
+			continue;
+		if (!first)
+			first = strdup(v->path);
+		if (!first || strcmp(first, v->path))
+			continue;
+		free(v->path);
+		v->path = strdup(mut_arg);
+	}
+	if (!first)
+		return -1;
+	free(first);
+	return 0;
+}
+
+static int m_exe_arg(struct recs *r)
+{
+	MmEntry *mm = ENTRY(r, 0, MmEntry);
+
+	free(mm->exe_path);
+	mm->exe_path = strdup(mut_arg);
+	return m_vma_path_arg(r);
+}
+
 static int m_vma_prot(struct recs *r)
 {
 	VmaEntry *v = anon_vma(r);
@@ -486,6 +522,8 @@ static const struct mutation mutations[] = {
 	{ "vma-shift", IMG_MM, m_vma_shift, "a VMA page_shift of 63" },
 	{ "vma-guard", IMG_MM, m_vma_guard, "a guard range of 2^60 pages" },
 	{ "vma-file", IMG_MM, m_vma_file, "an anonymous VMA becomes a missing file's" },
+	{ "vma-path-arg", IMG_MM, m_vma_path_arg, "the first mapped file's VMAs get path ARG" },
+	{ "exe-arg", IMG_MM, m_exe_arg, "the exe and its VMAs get path ARG" },
 	{ "vma-prot", IMG_MM, m_vma_prot, "an anonymous VMA with prot 0xfff" },
 	{ "vma-flags", IMG_MM, m_vma_flags, "an anonymous VMA with flags 0xffffffff" },
 	{ "vma-kind", IMG_MM, m_vma_kind, "an anonymous VMA of kind 99" },
@@ -646,9 +684,11 @@ int main(int argc, char **argv)
 			printf("%s\t%s\n", mutations[i].name, mutations[i].what);
 		return 0;
 	}
-	if (argc != 4 || !(mu = mutation_get(argv[3]))) {
-		fprintf(stderr, "usage: cm-mutate SRC DST MUTATION   (cm-mutate -l lists them)\n");
+	if (argc < 4 || argc > 5 || !(mu = mutation_get(argv[3]))) {
+		fprintf(stderr, "usage: cm-mutate SRC DST MUTATION [ARG]   (cm-mutate -l lists them)\n");
 		return 2;
 	}
+	if (argc == 5)
+		mut_arg = argv[4];
 	return mutate(argv[1], argv[2], mu) ? 1 : 0;
 }
