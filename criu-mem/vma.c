@@ -292,7 +292,9 @@ static void smaps_field(struct vma *v, const char *line, size_t len)
 	} else if (smaps_kb(line, "ProtectionKey:", &x)) {
 		v->pkey = x;
 	} else if (smaps_kb(line, "KernelPageSize:", &x)) {
-		v->page_shift = x >= 4 ? __builtin_ctzll(x * 1024) : 12;
+		/* a power of two from 4 kB to 16 GB; anything else keeps 12 (no ctz of 0) */
+		if (x >= 4 && x <= (16ull << 20) && !(x & (x - 1)))
+			v->page_shift = __builtin_ctzll(x) + 10;
 	}
 }
 
