@@ -24,6 +24,7 @@
 #include "dump_parent.h"
 #include "dump_task.h"
 #include "freeze.h"
+#include "guard.h"
 #include "img.h"
 #include "log.h"
 #include "pagescan.h"
@@ -53,6 +54,7 @@ struct dump_ctx {
 	struct dump_result *res;
 	size_t ps;
 	struct freeze fz;
+	struct guard guard;		/* undoes our changes if we are killed */
 	struct vma_list vmas;
 	struct dump_guards *guards;	/* one per VMA */
 	struct pscan scan;
@@ -480,6 +482,7 @@ static int open_pipeline(struct dump_ctx *c)
 		.tid = c->fz.nr_tids ? c->fz.tids[0] : c->o->pid,
 		.pidfd = c->fz.pidfd,
 		.page_size = c->ps,
+		.guard = &c->guard,
 	};
 	int ret;
 
@@ -573,9 +576,12 @@ static int finish(struct dump_ctx *c, uint64_t ctime_ns)
 
 static int dump_steps(struct dump_ctx *c, uint64_t ctime_ns)
 {
-	struct freeze_opts fo = { .cgroup = c->o->freeze_cgroup };
+	struct freeze_opts fo = { .cgroup = c->o->freeze_cgroup, .guard = &c->guard };
 	int ret;
 
+	ret = guard_start(&c->guard, c->o->pid);
+	if (ret)
+		return ret;
 	ret = freeze_seize(&c->fz, c->o->pid, &fo);
 	if (ret)
 		return ret;
@@ -641,6 +647,7 @@ int dump_run(const struct dump_opts *o, struct dump_result *res)
 	memset(res, 0, sizeof(*res));
 	clock_gettime(CLOCK_REALTIME, &rt);
 	freeze_init(&c.fz);
+	guard_init(&c.guard);
 	mm_entry__init(&c.mm);
 	vma_list_init(&c.vmas);
 	progress_init(&c.prog, "dump", 0, !o->progress);
@@ -668,6 +675,8 @@ out:
 	rel = let_go(&c, 0);
 	if (!ret)
 		ret = rel;
+	/* Everything is undone (or the target is gone): the guard may go. */
+	guard_finish(&c.guard);
 	ctx_release(&c);
 	signals_restore(&c);
 	res->wall_ns = now_ns() - t0;

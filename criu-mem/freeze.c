@@ -21,6 +21,7 @@
 
 #define LOG_PREFIX "freeze: "
 #include "freeze.h"
+#include "guard.h"
 #include "kapi.h"
 #include "log.h"
 #include "util.h"
@@ -174,63 +175,41 @@ static int cg_wait_v1(const char *dir)
 	}
 }
 
-/* Forks a process that thaws the cgroup when our end of its pipe closes
- * without a 'q' (we died), so a SIGKILLed dumper never leaves it frozen. */
-static int guard_start(struct freeze *f, const char *dir)
+/* The cgroup goes into the session's undo log, or a guard of our own is
+ * forked for it, so a SIGKILLed dumper never leaves it frozen. */
+static int guard_cgroup(struct freeze *f, const struct freeze_opts *o, const char *dir)
 {
-	const char *val = f->cg_v1 ? "THAWED" : "0";
-	char path[4096];
-	int p[2];
-	pid_t g;
-	char c = 0;
+	int ret;
 
-	/* everything the child needs is prepared before fork: it only uses
-	 * async-signal-safe calls and keeps no fd but its pipe end */
-	snprintf(path, sizeof(path), "%s/%s", dir, f->cg_v1 ? "freezer.state" : "cgroup.freeze");
-	if (pipe2(p, O_CLOEXEC))
-		return -errno;
-	g = fork();
-	if (g < 0) {
-		close(p[0]);
-		close(p[1]);
-		return -errno;
-	}
-	if (!g) {
-		int fd;
-
-		if (p[0] != 3 && dup2(p[0], 3) < 0)
-			_exit(1);
-		syscall(SYS_close_range, 4, ~0u, 0);
-		setsid();
-		while (read(3, &c, 1) < 0 && errno == EINTR)
-			;
-		if (c != 'q') {
-			fd = open(path, O_WRONLY);
-			if (fd >= 0 && write(fd, val, strlen(val)) < 0)
-				_exit(1);
+	if (o->guard && guard_active(o->guard)) {
+		f->guard = o->guard;
+	} else {
+		f->own_guard = malloc(sizeof(*f->own_guard));
+		if (!f->own_guard)
+			return -ENOMEM;
+		guard_init(f->own_guard);
+		ret = guard_start(f->own_guard, f->pid);
+		if (ret) {
+			free(f->own_guard);
+			f->own_guard = NULL;
+			return ret;
 		}
-		_exit(0);
+		f->guard = f->own_guard;
 	}
-	close(p[0]);
-	f->guard_fd = p[1];
-	f->guard_pid = g;
-	return 0;
+	return guard_note_cgroup(f->guard, dir, f->cg_v1);
 }
 
 static void guard_stop(struct freeze *f)
 {
-	if (f->guard_fd >= 0) {
-		if (write(f->guard_fd, "q", 1) != 1)
-			pr_debug("guard %d: cannot write: %m", f->guard_pid);
-		close_safe(&f->guard_fd);
-	}
-	if (f->guard_pid > 0)
-		while (waitpid(f->guard_pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	f->guard_pid = 0;
+	f->guard = NULL;
+	if (!f->own_guard)
+		return;
+	guard_finish(f->own_guard);
+	free(f->own_guard);
+	f->own_guard = NULL;
 }
 
-static int cg_freeze(struct freeze *f, const char *dir)
+static int cg_freeze(struct freeze *f, const struct freeze_opts *o, const char *dir)
 {
 	char buf[64];
 	int ret;
@@ -250,7 +229,7 @@ static int cg_freeze(struct freeze *f, const char *dir)
 	f->cg_path = strdup(dir);
 	if (!f->cg_path)
 		return cm_err(-ENOMEM, "out of memory");
-	ret = guard_start(f, dir);
+	ret = guard_cgroup(f, o, dir);
 	if (ret)
 		return cm_err(ret, "cannot start the cgroup guard for '%s'", dir);
 	f->t_freeze_ns = now_ns();
@@ -458,7 +437,6 @@ void freeze_init(struct freeze *f)
 	memset(f, 0, sizeof(*f));
 	f->pidfd = -1;
 	f->cg_fd = -1;
-	f->guard_fd = -1;
 }
 
 int freeze_seize(struct freeze *f, pid_t pid, const struct freeze_opts *o)
@@ -479,7 +457,7 @@ int freeze_seize(struct freeze *f, pid_t pid, const struct freeze_opts *o)
 		f->signals_blocked = 1;
 	f->pidfd = syscall(__NR_pidfd_open, pid, 0);
 	if (o && o->cgroup) {
-		ret = cg_freeze(f, o->cgroup);
+		ret = cg_freeze(f, o, o->cgroup);
 		if (ret)
 			goto fail;
 	}
@@ -510,6 +488,7 @@ int freeze_thaw_cgroup(struct freeze *f)
 	ret = cg_thaw_dir(f->cg_path, f->cg_v1);
 	if (ret)
 		return cm_err(ret, "cannot thaw cgroup '%s'", f->cg_path);
+	guard_forget_cgroup(f->guard);
 	return 0;
 }
 

@@ -11,8 +11,10 @@
  *  - SIGINT/SIGTERM/SIGHUP are blocked while a target is frozen; long loops
  *    call freeze_interrupted() and abort with -EINTR so that the normal
  *    cleanup path runs. If criu-mem is SIGKILLed, the kernel detaches
- *    ptrace by itself (PTRACE_O_EXITKILL is never set) and a guard process
- *    forked by freeze_seize() thaws the cgroup.
+ *    ptrace by itself (PTRACE_O_EXITKILL is never set) and the guard
+ *    process (guard.h) thaws the cgroup: freeze_opts.guard when given (the
+ *    cgroup is then noted in that session's undo log), else one forked by
+ *    freeze_seize() for the cgroup alone.
  *
  * Errors (logged here, naming the pid): -ESRCH no such process or it exited
  * (zombie included), -EPERM no ptrace permission, -EBUSY already traced,
@@ -35,8 +37,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct guard;
+
 struct freeze_opts {
 	const char *cgroup;	/* --freeze-cgroup PATH (v2 dir or v1 freezer dir), or NULL */
+	struct guard *guard;	/* started session guard, or NULL */
 };
 
 struct freeze {
@@ -47,12 +52,12 @@ struct freeze {
 	int was_stopped;	/* target was group-stopped before we came */
 	int cg_fd;		/* cgroup.freeze / freezer.state, -1 if none */
 	int cg_v1;
-	pid_t guard_pid;	/* thaws the cgroup if we die, 0 if none */
+	struct guard *guard;	/* notes the frozen cgroup, NULL if none */
 	sigset_t saved_mask;	/* our signal mask before blocking SIGINT & co */
 	int signals_blocked;
 	uint64_t t_freeze_ns;	/* when the first thread was stopped */
 	uint64_t t_thaw_ns;	/* when the last thread was let go */
-	int guard_fd;		/* write end of the guard's pipe, -1 if none */
+	struct guard *own_guard;	/* malloc'd guard when freeze_opts.guard was NULL */
 	int cg_frozen;		/* we froze the cgroup and have not thawed it yet */
 	size_t cap_tids;
 	char *cg_path;		/* malloc'd copy of freeze_opts.cgroup */

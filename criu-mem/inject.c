@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "inject: "
+#include "guard.h"
 #include "inject.h"
 #include "kapi.h"
 #include "log.h"
@@ -328,12 +329,14 @@ static int step_to_syscall_stop(struct inject *in, int drop_sigpipe)
 }
 
 static long do_syscall(struct inject *in, long nr, const unsigned long a[6], int drop_sigpipe,
-		       int *ok)
+		       enum guard_track track, int *ok)
 {
 	struct user_regs_struct r = in->saved;
 	int ret;
 
 	*ok = 0;
+	if (in->guard)
+		guard_call_begin(in->guard, in->gslot, nr, a, track);
 	r.rip = in->syscall_ip;
 	r.rax = nr;
 	r.orig_rax = -1;	/* keeps the kernel's restart logic off our registers */
@@ -353,12 +356,16 @@ static long do_syscall(struct inject *in, long nr, const unsigned long a[6], int
 		ret = step_to_syscall_stop(in, drop_sigpipe);	/* exit */
 	if (!ret && ptrace(PTRACE_GETREGS, in->tid, 0, &r))
 		ret = -errno;
+	if (!ret && in->guard)
+		guard_call_result(in->guard, in->gslot, (long)r.rax);
 	/* Between calls the thread holds its own registers and CPU mask: if we
 	 * are SIGKILLed now, the kernel's detach restarts it as if untouched. */
 	if (!ret && ptrace(PTRACE_SETREGS, in->tid, 0, &in->saved))
 		ret = -errno;
 	if (unpin_cpu(in) && !ret)
 		ret = -errno;
+	if (in->guard)
+		guard_call_end(in->guard, in->gslot);
 	if (ret)
 		return cm_err(ret, "thread %d: injected syscall %ld failed", in->tid, nr);
 	*ok = 1;
@@ -366,7 +373,8 @@ static long do_syscall(struct inject *in, long nr, const unsigned long a[6], int
 	return (long)r.rax;
 }
 
-long inject_syscall(struct inject *in, long nr, const unsigned long args[6], int *ok)
+static long syscall_track(struct inject *in, long nr, const unsigned long args[6],
+			  enum guard_track track, int *ok)
 {
 	static const unsigned long none[6];
 	int dummy, ok2;
@@ -378,17 +386,112 @@ long inject_syscall(struct inject *in, long nr, const unsigned long args[6], int
 		*ok = 0;
 		return cm_err(-EINVAL, "thread %d: injection not initialised", in->tid);
 	}
-	ret = do_syscall(in, nr, args ? args : none, 0, ok);
+	ret = do_syscall(in, nr, args ? args : none, 0, track, ok);
 	if (!*ok)
 		return ret;
 	if (ret == -EPIPE) {
 		/* SIGPIPE is now queued to the thread: one more round trip returns
 		 * to user mode, where it is dequeued into a signal-delivery-stop
 		 * and dropped (unless the target blocks SIGPIPE). */
-		do_syscall(in, SYS_getpid, none, 1, &ok2);
+		do_syscall(in, SYS_getpid, none, 1, GUARD_TRACK_NONE, &ok2);
 	}
 	if (ret == -512 || ret == -513 || ret == -514 || ret == -516)
 		ret = -EINTR;	/* ERESTART*: interrupted by a signal we held */
+	return ret;
+}
+
+long inject_syscall(struct inject *in, long nr, const unsigned long args[6], int *ok)
+{
+	return syscall_track(in, nr, args, GUARD_TRACK_NONE, ok);
+}
+
+long inject_syscall_tracked(struct inject *in, long nr, const unsigned long args[6], int *ok)
+{
+	return syscall_track(in, nr, args, GUARD_TRACK_CREATE, ok);
+}
+
+/* Maps the trampoline (from the original syscall instruction) and writes
+ * its code through /proc/PID/mem, which may write a PROT_EXEC page. */
+static int tramp_create(struct inject *in)
+{
+	unsigned long a[6] = { 0, GUARD_TRAMP_LEN, PROT_READ | PROT_EXEC,
+			       MAP_PRIVATE | MAP_ANONYMOUS, (unsigned long)-1, 0 };
+	const unsigned char *code;
+	char path[64];
+	size_t len;
+	int ok, fd, ret;
+	long r;
+
+	r = syscall_track(in, SYS_mmap, a, GUARD_TRACK_TRAMP, &ok);
+	if (!ok)
+		return (int)r;
+	if (r < 0 && r > -4096)
+		return cm_err((int)r, "thread %d: injected mmap of the trampoline failed", in->tid);
+	code = guard_tramp_code(&len);
+	snprintf(path, sizeof(path), "/proc/%d/mem", in->tid);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	ret = fd < 0 ? -errno : pwrite_full(fd, code, len, (off_t)r);
+	if (fd >= 0)
+		close(fd);
+	if (ret) {
+		unsigned long u[6] = { (unsigned long)r, GUARD_TRAMP_LEN };
+
+		syscall_track(in, SYS_munmap, u, GUARD_TRACK_NONE, &ok);
+		return cm_err(ret, "thread %d: cannot write the trampoline at %#lx", in->tid,
+			      (unsigned long)r);
+	}
+	guard_set_tramp(in->guard, (uint64_t)r);
+	return 0;
+}
+
+/* The last attached injection removes the trampoline, from the original
+ * syscall instruction. */
+static void tramp_put(struct inject *in)
+{
+	struct guard *g = in->guard;
+	uint64_t t;
+	int ok;
+	long r;
+
+	pthread_mutex_lock(&g->tramp_lock);
+	t = guard_tramp(g);
+	if (--g->tramp_users == 0 && t && in->active) {
+		unsigned long a[6] = { (unsigned long)t, GUARD_TRAMP_LEN };
+
+		in->syscall_ip = in->orig_ip;
+		r = syscall_track(in, SYS_munmap, a, GUARD_TRACK_NONE, &ok);
+		if (ok && r)
+			pr_err("thread %d: injected munmap of the trampoline at %#lx: %s",
+			       in->tid, (unsigned long)t, strerror((int)-r));
+	}
+	pthread_mutex_unlock(&g->tramp_lock);
+}
+
+int inject_attach_guard(struct inject *in, struct guard *g)
+{
+	int slot, ret = 0;
+
+	if (!guard_active(g) || in->guard || !in->active)
+		return 0;
+	slot = guard_thread_add(g, in->tid, &in->saved, in->xstate, in->xstate_len,
+				in->saved_cpus, in->cpus_size);
+	if (slot < 0)
+		return slot;
+	in->guard = g;
+	in->gslot = slot;
+	in->orig_ip = in->syscall_ip;
+	pthread_mutex_lock(&g->tramp_lock);
+	if (!guard_tramp(g))
+		ret = tramp_create(in);
+	if (!ret) {
+		g->tramp_users++;
+		in->syscall_ip = guard_tramp(g);
+	}
+	pthread_mutex_unlock(&g->tramp_lock);
+	if (ret) {
+		in->guard = NULL;
+		guard_thread_del(g, slot);
+	}
 	return ret;
 }
 
@@ -428,6 +531,8 @@ int inject_release(struct inject *in)
 
 	if (!in->active)
 		return 0;
+	if (in->guard)
+		tramp_put(in);
 	in->active = 0;
 	if (in->dirty) {
 		if (ptrace(PTRACE_SETREGS, in->tid, 0, &in->saved))
@@ -451,6 +556,9 @@ int inject_release(struct inject *in)
 	free(in->xstate);
 	in->xstate = NULL;
 	in->dirty = 0;
+	if (in->guard && !ret)
+		guard_thread_del(in->guard, in->gslot);
+	in->guard = NULL;
 	return ret;
 }
 
@@ -459,7 +567,7 @@ int inject_scratch_map(struct inject *in, size_t len, struct inject_scratch *s)
 	unsigned long a[6] = { 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			       (unsigned long)-1, 0 };
 	int ok;
-	long r = inject_syscall(in, SYS_mmap, a, &ok);
+	long r = inject_syscall_tracked(in, SYS_mmap, a, &ok);
 
 	if (!ok)
 		return r;

@@ -34,9 +34,11 @@
  * CPU mask (it is pinned only while a call runs; the extra SETREGS and two
  * sched_setaffinity cost ~1.5 us per call), so a SIGKILLed dumper leaves a
  * thread that the kernel's auto-detach restarts exactly as if untouched.
- * Known limit: if the dumper is SIGKILLed while an injected syscall is
+ * Without a guard, if the dumper is SIGKILLed while an injected syscall is
  * running (e.g. blocked in vmsplice on a full pipe), the thread returns
- * from it with the injected registers.
+ * from it with the injected registers. With a guard attached
+ * (inject_attach_guard(), see guard.h) every call runs from a trampoline
+ * page where such a thread parks, and the guard process puts it back.
  */
 #ifndef CM_INJECT_H
 #define CM_INJECT_H
@@ -46,6 +48,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/user.h>
+
+struct guard;
 
 struct inject {
 	pid_t tid;
@@ -63,6 +67,9 @@ struct inject {
 	pid_t tgid;			/* process of tid */
 	siginfo_t *held;		/* held signals in arrival order (malloc'd) */
 	size_t nr_held, cap_held;
+	struct guard *guard;		/* undo log, NULL when not guarded */
+	int gslot;			/* our thread slot in it */
+	uint64_t orig_ip;		/* syscall_ip before the trampoline */
 };
 
 /* Saves state and finds a syscall instruction. Nothing is injected yet.
@@ -76,12 +83,32 @@ int inject_init(struct inject *in, pid_t tid);
  * failed and the return value is the mechanism's -errno.
  */
 long inject_syscall(struct inject *in, long nr, const unsigned long args[6], int *ok);
-/* Restores registers, xstate and affinity. Safe to call twice. */
+/* Restores registers, xstate and affinity. Safe to call twice. With a
+ * guard, the last attached injection of the session also removes the
+ * trampoline. */
 int inject_release(struct inject *in);
 
 /*
+ * Opt-in protection against our own death (see guard.h), right after
+ * inject_init(): logs the thread's saved state in g's undo log, maps the
+ * session's trampoline in the target if no attached injection has yet,
+ * and runs every later call from it. g NULL or not started: no-op.
+ * Returns 0 or -errno (logged); on error the injection stays usable
+ * unguarded.
+ */
+int inject_attach_guard(struct inject *in, struct guard *g);
+/*
+ * inject_syscall() whose result is an undo entry of the guard: pipe2 (the
+ * two fds written at args[0]), mmap (the mapping), any other call returning
+ * a fd (openat, memfd_create, dup...). close() and munmap() always drop
+ * the matching entries, tracked or not. Without a guard: inject_syscall().
+ */
+long inject_syscall_tracked(struct inject *in, long nr, const unsigned long args[6], int *ok);
+
+/*
  * Scratch memory inside the target: an injected anonymous mmap that the
- * dumper fills with process_vm_writev and removes with munmap.
+ * dumper fills with process_vm_writev and removes with munmap (tracked by
+ * the guard when one is attached).
  */
 struct inject_scratch {
 	uint64_t addr;

@@ -27,11 +27,14 @@
 
 #include "img.h"
 
+struct guard;
+
 struct xfer_target {
 	pid_t pid;		/* thread-group leader, ptrace-stopped */
 	pid_t tid;		/* stopped thread used for injection (vmsplice) */
 	int pidfd;		/* pidfd of pid, or -1 */
 	size_t page_size;
+	struct guard *guard;	/* session guard for injected changes, or NULL */
 };
 
 enum xfer_run_flags {

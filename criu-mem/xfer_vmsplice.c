@@ -65,7 +65,11 @@ static int vs_inject(struct xfer *x, struct vs *v, long nr, unsigned long a0, un
 	if (!v->in_active)
 		return -ESRCH;
 	x->st.injected++;
-	*res = inject_syscall(&v->in, nr, args, &ok);
+	/* pipe2's fds are undo entries of the guard; close() drops them */
+	if (nr == SYS_pipe2)
+		*res = inject_syscall_tracked(&v->in, nr, args, &ok);
+	else
+		*res = inject_syscall(&v->in, nr, args, &ok);
 	if (!ok) {
 		v->in_active = 0;
 		return (int)*res;
@@ -253,6 +257,11 @@ static int vs_open(struct xfer *x)
 	if (ret)
 		goto fail;
 	v->in_inited = v->in_active = 1;
+	/* Pipes and scratch go into the undo log: a SIGKILLed dumper leaves
+	 * neither, nor a thread stuck in a vmsplice with our registers. */
+	ret = inject_attach_guard(&v->in, x->t.guard);
+	if (ret)
+		goto fail;
 	ret = inject_scratch_map(&v->in, VS_SCRATCH, &v->scratch);
 	if (ret)
 		goto fail;
