@@ -624,9 +624,47 @@ int restore_thread_regs(pid_t tid, const ThreadCore *tc)
 	return 0;
 }
 
+/*
+ * What PTRACE_SETREGSET would refuse, checked against the live thread while
+ * nothing is modified yet: xstate size, XSTATE_BV within the live features,
+ * the compacted/reserved header bytes zero, MXCSR within its mask; segment
+ * selectors equal to the live ones, fs/gs base in user space.
+ */
+static int check_thread_regs(const ThreadCore *t, const uint8_t *live, size_t live_len,
+			     const struct user_regs_struct *lr)
+{
+	struct user_regs_struct r;
+	uint64_t feat, bv;
+	uint32_t mxcsr, mask;
+	size_t k;
+
+	memcpy(&r, t->gpregs.data, sizeof(r));
+	if (r.cs != lr->cs || r.ss != lr->ss || r.ds != lr->ds || r.es != lr->es ||
+	    r.fs_base >= (1ull << 47) || r.gs_base >= (1ull << 47) ||
+	    (t->has_fs_base && t->fs_base >= (1ull << 47)) ||
+	    (t->has_gs_base && t->gs_base >= (1ull << 47)))
+		return cm_err(-EBADMSG, "thread %u: segment registers or fs/gs base unusable",
+			      t->tid);
+	if (!t->has_xstate)
+		return 0;
+	if (t->xstate.len != live_len || live_len < 576)
+		return cm_err(-EPROTONOSUPPORT, "image xstate is %zu bytes, this CPU's %zu",
+			      t->xstate.len, live_len);
+	memcpy(&feat, live + 464, 8);	/* sw_reserved word 0: XCR0 (ptrace format) */
+	memcpy(&bv, t->xstate.data + 512, 8);
+	memcpy(&mxcsr, t->xstate.data + 24, 4);
+	memcpy(&mask, live + 28, 4);
+	for (k = 520; k < 576 && !t->xstate.data[k]; k++)
+		;
+	if ((bv & ~feat) || k < 576 || (mask && (mxcsr & ~mask)))
+		return cm_err(-EBADMSG, "thread %u: xstate this CPU would refuse", t->tid);
+	return 0;
+}
+
 int restore_check_xstate(const struct restore_ctx *c, pid_t tid)
 {
 	const struct img_mem *m = c->mem;
+	struct user_regs_struct lr;
 	struct iovec iov;
 	size_t i;
 	int ret = 0;
@@ -637,11 +675,10 @@ int restore_check_xstate(const struct restore_ctx *c, pid_t tid)
 		return cm_err(-ENOMEM, "cannot allocate an xstate buffer");
 	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov))
 		ret = cm_err(-errno, "cannot read the xstate of thread %d", (int)tid);
-	for (i = 0; !ret && i < m->nr_threads; i++) {
-		if (m->threads[i]->has_xstate && m->threads[i]->xstate.len != iov.iov_len)
-			ret = cm_err(-EPROTONOSUPPORT, "image xstate is %zu bytes, this CPU's %zu",
-				     m->threads[i]->xstate.len, iov.iov_len);
-	}
+	if (!ret && ptrace(PTRACE_GETREGS, tid, NULL, &lr))
+		ret = cm_err(-errno, "cannot read the registers of thread %d", (int)tid);
+	for (i = 0; !ret && i < m->nr_threads; i++)
+		ret = check_thread_regs(m->threads[i], iov.iov_base, iov.iov_len, &lr);
 	free(iov.iov_base);
 	return ret;
 }
