@@ -2,8 +2,8 @@
 /*
  * restore_new_task.c: per-thread kernel state of a new process, set with
  * injected syscalls once its memory is in place (robust futex list,
- * clear-tid address, sigaltstack, rseq last), and the register rewind that
- * makes an interrupted syscall run again after detach.
+ * clear-tid address, sigaltstack, name, rseq last), and the register
+ * rewind that makes an interrupted syscall run again after detach.
  */
 #define LOG_PREFIX "restore: "
 
@@ -46,25 +46,36 @@ static long task_inject(struct inject *in, long nr, unsigned long a0, unsigned l
 	return 0;
 }
 
-static int restore_altstack(struct inject *in, const ThreadCore *tc)
+/* sigaltstack and the thread's name, through one scratch page. */
+static int restore_altstack_comm(struct inject *in, const ThreadCore *tc)
 {
 	struct inject_scratch s = { 0, 0 };
+	int alt, ret, ret2;
+	char comm[16];
 	stack_t st;
-	int ret, ret2;
 
-	if (!tc->has_altstack_sp || !tc->has_altstack_size || !tc->altstack_size ||
-	    (tc->has_altstack_flags && (tc->altstack_flags & SS_DISABLE)))
+	alt = tc->has_altstack_sp && tc->has_altstack_size && tc->altstack_size &&
+	      !(tc->has_altstack_flags && (tc->altstack_flags & SS_DISABLE));
+	if (!alt && !tc->comm)
 		return 0;
 	memset(&st, 0, sizeof(st));
 	st.ss_sp = (void *)(uintptr_t)tc->altstack_sp;
 	st.ss_size = tc->altstack_size;
 	st.ss_flags = (int)(tc->altstack_flags & SS_AUTODISARM);
+	memset(comm, 0, sizeof(comm));
+	if (tc->comm)
+		strncpy(comm, tc->comm, sizeof(comm) - 1);
 	ret = inject_scratch_map(in, 4096, &s);
 	if (ret)
 		return ret;
 	ret = inject_poke(in->tid, s.addr, &st, sizeof(st));
 	if (!ret)
+		ret = inject_poke(in->tid, s.addr + 64, comm, sizeof(comm));
+	if (!ret && alt)
 		ret = (int)task_inject(in, SYS_sigaltstack, s.addr, 0, 0, 0, "sigaltstack");
+	if (!ret && tc->comm)
+		ret = (int)task_inject(in, SYS_prctl, PR_SET_NAME, s.addr + 64, 0, 0,
+				       "PR_SET_NAME");
 	ret2 = inject_scratch_unmap(in, &s);
 	return ret ? ret : ret2;
 }
@@ -120,7 +131,7 @@ int rn_task_restore(struct inject *in, const struct img_mem *m, const ThreadCore
 		ret = (int)task_inject(in, SYS_set_tid_address, tc->clear_tid_addr, 0, 0, 0,
 				       "set_tid_address");
 	if (!ret)
-		ret = restore_altstack(in, tc);
+		ret = restore_altstack_comm(in, tc);
 	/* rseq last: the kernel looks at the thread's critical section on the
 	 * next return to user mode, which must be with the restored rip. */
 	if (!ret && tc->has_rseq_addr && tc->rseq_addr)

@@ -72,9 +72,10 @@ echo "ok python counted $n0 lines, then $((n1 - n0)) more after the restore"
 # -d, returns python's exit status 0.
 count2="$T/count2.txt"
 "$PY" -c '
-import sys, threading, time
+import ctypes, sys, threading, time
 f = open(sys.argv[1], "a")
 def work():
+    ctypes.CDLL(None).prctl(15, b"worker", 0, 0, 0)
     for i in range(300):
         print(i, file=f, flush=True)
         time.sleep(0.01)
@@ -91,6 +92,8 @@ for i in $(seq 400); do
 done
 ls "/proc/$PPID_/task" >"$T/tasks.before"
 [ "$(wc -l <"$T/tasks.before")" = 2 ] || die "python does not have 2 threads"
+cat "/proc/$PPID_"/task/*/comm >>"$T/tasks.before"
+grep -q '^worker$' "$T/tasks.before" || die "worker thread not named"
 dump_kill "$PPID_" "$T/img2"
 n0=$(wc -l <"$count2")
 "$CRIU_MEM" restore -D "$T/img2" --pidfile "$T/pid2" --stdout "$T/py2r.out" \
@@ -98,8 +101,8 @@ n0=$(wc -l <"$count2")
 cm=$!
 CHILDREN+=("$cm")
 rpid=$(wait_pidfile "$T/pid2" "$cm") || exit 1
-ls "/proc/$rpid/task" >"$T/tasks.after" 2>/dev/null
-diff "$T/tasks.before" "$T/tasks.after" >&2 || die "threads differ after restore"
+{ ls "/proc/$rpid/task"; cat "/proc/$rpid"/task/*/comm; } >"$T/tasks.after" 2>/dev/null
+diff "$T/tasks.before" "$T/tasks.after" >&2 || die "threads or their names differ after restore"
 wait "$cm"
 rc=$?
 [ "$rc" = 0 ] || die "threaded python: criu-mem returned $rc: $(cat "$T/restore2.err")"
