@@ -97,12 +97,16 @@ static struct host_msg host_setup(const struct img_mem *m, struct rn_fds *fds, i
 {
 	const TaskCore *t = m->task;
 	struct host_msg msg = { HS_OK, 0, 0 };
+	stack_t no_stack = { .ss_flags = SS_DISABLE };
 	uint64_t all = ~0ull;
 	int fd;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
 		return (struct host_msg){ HS_PARENT, -ESRCH, 0 };
 	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8))
+		return (struct host_msg){ HS_SIGACTION, -errno, 0 };
+	/* criu-mem's own signal stack (sanitizers set one) is not the image's. */
+	if (sigaltstack(&no_stack, NULL))
 		return (struct host_msg){ HS_SIGACTION, -errno, 0 };
 	fd = rn_fds_install(fds, *status_fd);
 	if (fd < 0)
