@@ -281,11 +281,16 @@ void rn_host_kill(struct rn_host *h)
 {
 	int st;
 
+	pid_t p;
+
 	if (h->pid <= 0)
 		return;
 	kill(h->pid, SIGKILL);
-	while (waitpid(h->pid, &st, __WALL) < 0 && errno == EINTR)
-		;
+	/* Threads it already has are our tracees: reap them too, or the
+	 * leader's zombie never comes. criu-mem has no other children here. */
+	do {
+		p = waitpid(-1, &st, __WALL);
+	} while (p != h->pid && (p > 0 || errno == EINTR));
 	h->pid = 0;
 	h->seized = 0;
 }
