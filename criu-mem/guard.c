@@ -486,14 +486,19 @@ static int repair_thread(struct guard_log *l, struct guard_thread *t)
 {
 	struct user_regs_struct cur;
 	struct iovec xs = { t->xstate, t->xstate_len };
-	int parked = 0, done = 0;
+	int parked = 0, done = 0, inflight;
 	long res = 0;
 
 	if (ptrace(PTRACE_GETREGS, t->tid, 0, &cur))
 		return 0;
 	if (l->tramp && cur.rip >= l->tramp && cur.rip < l->tramp + sizeof(tramp_code))
 		parked = 1;
-	if (gen_ok(&t->cgen) && (t->flags & GT_INFLIGHT)) {
+	inflight = gen_ok(&t->cgen) && (t->flags & GT_INFLIGHT);
+	/* A thread is pinned to our CPU only while a call is in flight. */
+	if ((parked || inflight) && t->cpus_size &&
+	    sched_setaffinity(t->tid, t->cpus_size, (cpu_set_t *)t->cpus))
+		pr_debug("pid %d: cannot restore the CPU mask of thread %d: %m", l->pid, t->tid);
+	if (inflight) {
 		if (parked && cur.rip == l->tramp + 2) {
 			res = (long)cur.rax;
 			done = !is_restart(res);
@@ -519,8 +524,6 @@ static int repair_thread(struct guard_log *l, struct guard_thread *t)
 		pr_err("pid %d: cannot restore the registers of thread %d: %m", l->pid, t->tid);
 	if (t->xstate_len && ptrace(PTRACE_SETREGSET, t->tid, NT_X86_XSTATE, &xs))
 		pr_err("pid %d: cannot restore the xstate of thread %d: %m", l->pid, t->tid);
-	if (t->cpus_size && sched_setaffinity(t->tid, t->cpus_size, (cpu_set_t *)t->cpus))
-		pr_debug("pid %d: cannot restore the CPU mask of thread %d: %m", l->pid, t->tid);
 	pr_debug("pid %d: thread %d put back from the trampoline", l->pid, t->tid);
 	return 1;
 }

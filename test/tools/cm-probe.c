@@ -18,6 +18,7 @@
 #define LOG_PREFIX "cm-probe: "
 #include "files.h"
 #include "freeze.h"
+#include "guard.h"
 #include "inject.h"
 #include "log.h"
 #include "pagescan.h"
@@ -30,16 +31,24 @@ struct probe {
 	const char *cgroup;
 	struct freeze f;
 	int frozen;
+	struct guard g;		/* -g: a session guard (started before freezing) */
+	int guarded;
 };
 
 static int probe_freeze_opt(struct probe *p, int thaw)
 {
-	struct freeze_opts o = { .cgroup = p->cgroup };
+	struct freeze_opts o = { .cgroup = p->cgroup, .guard = &p->g };
 	uint64_t t0 = now_ns();
-	int ret = freeze_seize(&p->f, p->pid, &o);
+	int ret = 0;
 
+	if (p->guarded && !guard_active(&p->g))
+		ret = guard_start(&p->g, p->pid);
+	if (!ret)
+		ret = freeze_seize(&p->f, p->pid, &o);
 	if (ret)
 		return ret;
+	if (p->guarded)
+		printf("guard %d\n", (int)guard_pid(&p->g));
 	p->frozen = 1;
 	printf("frozen %zu threads in %.1f us\n", p->f.nr_tids, (now_ns() - t0) / 1e3);
 	return thaw ? freeze_thaw_cgroup(&p->f) : 0;
@@ -60,6 +69,20 @@ static void probe_release(struct probe *p)
 	p->frozen = 0;
 	printf("released in %.1f us\n", (now_ns() - t0) / 1e3);
 }
+
+/* inject_init() plus, with -g, the guard (trampoline, undo log). */
+static int probe_inject_init(struct probe *p, struct inject *in, pid_t tid)
+{
+	int ret = inject_init(in, tid);
+
+	if (!ret && p->guarded) {
+		ret = inject_attach_guard(in, &p->g);
+		if (ret)
+			inject_release(in);
+	}
+	return ret;
+}
+
 
 static void print_hex(const char *tag, const void *p, size_t len)
 {
@@ -164,7 +187,7 @@ static int cmd_inject(struct probe *p, int all)
 
 		ret = regs_thread_capture(tid, NULL, NULL, &a);
 		if (!ret)
-			ret = inject_init(&in, tid);
+			ret = probe_inject_init(p, &in, tid);
 		if (!ret) {
 			ret = inject_session(p, &in);
 			if (inject_release(&in) && !ret)
@@ -198,7 +221,7 @@ static int cmd_bench(struct probe *p, long nr, int count)
 
 	if (ret)
 		return ret;
-	ret = inject_init(&in, p->pid);
+	ret = probe_inject_init(p, &in, p->pid);
 	if (ret)
 		return ret;
 	t0 = now_ns();
@@ -228,7 +251,7 @@ static int cmd_signal(struct probe *p, int sig, int count)
 
 	if (ret)
 		return ret;
-	ret = inject_init(&in, p->pid);
+	ret = probe_inject_init(p, &in, p->pid);
 	if (ret)
 		return ret;
 	syscall(SYS_tkill, p->pid, sig);
@@ -262,7 +285,7 @@ static int cmd_inject_hold(struct probe *p, double secs)
 	if (!in)
 		return -ENOMEM;
 	for (i = 0; !ret && i < n; i++) {
-		ret = inject_init(&in[i], p->f.tids[i]);
+		ret = probe_inject_init(p, &in[i], p->f.tids[i]);
 		if (!ret && inject_syscall(&in[i], SYS_getpid, a, &ok) != p->pid)
 			ret = -EPROTO;
 	}
@@ -383,7 +406,7 @@ static int cmd_task(struct probe *p)
 
 	vma_list_init(&l);
 	if (!ret)
-		ret = inject_init(&in, p->pid);
+		ret = probe_inject_init(p, &in, p->pid);
 	if (ret)
 		return ret;
 	ret = inject_scratch_map(&in, 4096, &s);
@@ -420,9 +443,102 @@ static int cmd_task(struct probe *p)
 	return ret;
 }
 
+/* With -g: injects read(fd, scratch, 1) into thread tid and blocks there
+ * (the test SIGKILLs us mid-call). */
+static int cmd_block(struct probe *p, pid_t tid, int fd)
+{
+	struct inject_scratch s = { 0 };
+	unsigned long a[6] = { 0 };
+	struct inject in;
+	int ok, ret = probe_freeze(p);
+	long r;
+
+	if (!ret)
+		ret = probe_inject_init(p, &in, tid);
+	if (ret)
+		return ret;
+	ret = inject_scratch_map(&in, 4096, &s);
+	if (!ret) {
+		printf("tramp %#lx scratch %#lx\nblocking\n", (unsigned long)in.syscall_ip,
+		       (unsigned long)s.addr);
+		fflush(stdout);
+		a[0] = fd;
+		a[1] = s.addr;
+		a[2] = 1;
+		r = inject_syscall(&in, SYS_read, a, &ok);
+		printf("read gave %ld\n", r);
+		inject_scratch_unmap(&in, &s);
+	}
+	inject_release(&in);
+	return ret;
+}
+
+/* One round of changes the guard must undo: scratch, pipe fds, getpid. */
+static int loop_round(struct probe *p, struct inject *in)
+{
+	struct inject_scratch s = { 0 };
+	int fds[2], err = 0, ret;
+	struct iovec l = { fds, sizeof(fds) }, r;
+	unsigned long a[6] = { 0 };
+	long v;
+
+	v = must(in, SYS_getpid, 0, 0, 0, &err);
+	if (err || v != p->pid)
+		return err ? err : -EPROTO;
+	ret = inject_scratch_map(in, 65536, &s);
+	if (ret)
+		return ret;
+	ret = inject_poke(p->pid, s.addr, "guard", 6);
+	a[0] = s.addr;
+	v = inject_syscall_tracked(in, SYS_pipe2, a, NULL);
+	r.iov_base = (void *)(uintptr_t)s.addr;
+	r.iov_len = sizeof(fds);
+	if (!ret && (v || process_vm_readv(p->pid, &l, 1, &r, 1, 0) != sizeof(fds)))
+		ret = -EPROTO;
+	if (!ret) {
+		must(in, SYS_close, fds[0], 0, 0, &err);
+		must(in, SYS_close, fds[1], 0, 0, &err);
+	}
+	if (inject_scratch_unmap(in, &s) && !ret)
+		ret = -EFAULT;
+	return ret ? ret : err;
+}
+
+/* With -g: rounds of injected calls into every thread for SECONDS (the
+ * test SIGKILLs us at random points). */
+static int cmd_loop(struct probe *p, double secs)
+{
+	struct inject *in;
+	uint64_t end;
+	size_t i, n, rounds = 0;
+	int ret = probe_freeze(p);
+
+	if (ret)
+		return ret;
+	n = p->f.nr_tids;
+	in = calloc(n, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	for (i = 0; !ret && i < n; i++)
+		ret = probe_inject_init(p, &in[i], p->f.tids[i]);
+	n = i - (ret ? 1 : 0);
+	printf("looping\n");
+	fflush(stdout);
+	end = now_ns() + (uint64_t)(secs * 1e9);
+	while (!ret && now_ns() < end)
+		ret = loop_round(p, &in[rounds++ % n]);
+	printf("%zu rounds\n", rounds);
+	for (i = 0; i < n; i++)
+		inject_release(&in[i]);
+	free(in);
+	return ret;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: cm-probe [-v] [-c CGROUP] CMD PID [ARGS]\n"
+	fprintf(stderr, "usage: cm-probe [-v] [-g] [-c CGROUP] CMD PID [ARGS]\n"
+		"  -g: guarded session (guard process, trampoline)\n"
+		"  guard-block TID FD | guard-loop SECONDS\n"
 		"  seize | regs | inject | inject-all | inject-getpid [N] | inject-mmap [N]\n"
 		"  inject-signal SIG [NRT] | inject-hold SECONDS | freeze-hold SECONDS | scan START END [ioctl|pagemap] | vmas | files | task\n");
 	exit(2);
@@ -438,6 +554,8 @@ int main(int argc, char **argv)
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-v"))
 			log_set_level(LOG_DEBUG);
+		else if (!strcmp(argv[i], "-g"))
+			p.guarded = 1;
 		else if (!strcmp(argv[i], "-c") && i + 1 < argc)
 			p.cgroup = argv[++i];
 		else
@@ -450,6 +568,7 @@ int main(int argc, char **argv)
 	argv += i + 2;
 	argc -= i + 2;
 	freeze_init(&p.f);
+	guard_init(&p.g);
 	if (!strcmp(cmd, "seize"))
 		ret = probe_freeze(&p);
 	else if (!strcmp(cmd, "regs"))
@@ -475,9 +594,14 @@ int main(int argc, char **argv)
 		ret = cmd_files(&p);
 	else if (!strcmp(cmd, "task"))
 		ret = cmd_task(&p);
+	else if (!strcmp(cmd, "guard-block") && argc >= 2)
+		ret = cmd_block(&p, atoi(argv[0]), atoi(argv[1]));
+	else if (!strcmp(cmd, "guard-loop") && argc >= 1)
+		ret = cmd_loop(&p, atof(argv[0]));
 	else
 		usage();
 	probe_release(&p);
+	guard_finish(&p.g);
 	fflush(stdout);
 	if (ret)
 		fprintf(stderr, "cm-probe: %s failed: %s\n", cmd, strerror(-ret));
