@@ -548,10 +548,12 @@ static int read_live(struct restore_ctx *c, struct vma_list *l);
 static int apply_flags(struct restore_ctx *c, const struct vma_list *l);
 
 /*
- * A private image VMA that is still covered by several live VMAs (kept
- * pieces with anon_vmas of their own can't merge) is made again in one
- * piece: its pages are all rewritten anyway and absent ones read as zero
- * (anon) or as the file (file-backed), as in the image.
+ * An image VMA that is still covered by several live VMAs (kept pieces with
+ * anon_vmas of their own, or mappings of another open file, can't merge) is
+ * made again in one piece when that loses nothing: private ones have their
+ * pages rewritten and absent ones read as zero (anon) or as the file, and a
+ * shared file mapping's contents are the file's. Shared anonymous and shmem
+ * objects can't be made again.
  */
 static int fix_splits(struct restore_ctx *c, struct vma_list *l)
 {
@@ -564,8 +566,9 @@ static int fix_splits(struct restore_ctx *c, struct vma_list *l)
 	for (j = 0; j < m->nr_vmas && !ret; j++) {
 		const VmaEntry *i = m->vmas[j];
 
-		if (kind_special(i->kind) || (i->flags & MAP_SHARED) ||
-		    i->kind == VMA_KIND__VMA_HUGETLB || (ip >= i->start && ip < i->end))
+		if (kind_special(i->kind) || i->kind == VMA_KIND__VMA_HUGETLB ||
+		    ((i->flags & MAP_SHARED) && i->kind != VMA_KIND__VMA_FILE_SHARED) ||
+		    (ip >= i->start && ip < i->end))
 			continue;
 		k = live_first(l, i->start);
 		if (k + 1 >= l->nr || l->v[k].end >= i->end)

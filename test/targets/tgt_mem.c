@@ -523,8 +523,16 @@ static void scramble(struct tgt *t)
 	if (r)	/* another shared object at the same address */
 		scramble_map(r->len, PROT_READ | PROT_WRITE, MAP_SHARED, r->addr);
 	r = region_by_name(t, "fileprivate");
-	if (r)
+	if (r) {	/* restore reopens the file for the second half */
 		mprotect(r->addr, 8 * PS, PROT_READ);
+		munmap(r->addr + r->len / 2, r->len / 2);
+	}
+	r = region_by_name(t, "fileshared");
+	if (r)
+		munmap(r->addr + r->len - 16 * PS, 16 * PS);
+	r = region_by_name(t, "memfd");
+	if (r)	/* the object is gone: restore makes a new memfd */
+		munmap(r->addr, r->len);
 	r = region_by_name(t, "thp");
 	if (r) {	/* no huge page left: 4 KiB pages with other contents */
 		madvise(r->addr, r->len, MADV_NOHUGEPAGE);
