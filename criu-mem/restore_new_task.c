@@ -123,12 +123,16 @@ int rn_task_restore(struct inject *in, const struct img_mem *m, const ThreadCore
 
 	/* The host was a fork of criu-mem: no parent-death signal from now on. */
 	ret = (int)task_inject(in, SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, "PR_SET_PDEATHSIG");
-	if (!ret && tc->has_robust_list)
-		ret = (int)task_inject(in, SYS_set_robust_list, tc->robust_list,
+	/* Set even when the image has none: nothing of the host may remain for
+	 * the kernel to walk or write at exit. */
+	if (!ret)
+		ret = (int)task_inject(in, SYS_set_robust_list,
+				       tc->has_robust_list ? tc->robust_list : 0,
 				       tc->has_robust_len ? tc->robust_len : 24, 0, 0,
 				       "set_robust_list");
-	if (!ret && tc->has_clear_tid_addr)
-		ret = (int)task_inject(in, SYS_set_tid_address, tc->clear_tid_addr, 0, 0, 0,
+	if (!ret)
+		ret = (int)task_inject(in, SYS_set_tid_address,
+				       tc->has_clear_tid_addr ? tc->clear_tid_addr : 0, 0, 0, 0,
 				       "set_tid_address");
 	if (!ret)
 		ret = restore_altstack_comm(in, tc);
