@@ -19,6 +19,7 @@
 #define MAX_MSGS (1u << 22)
 
 static const char *mut_arg = "/nonexistent";	/* the optional 4th argument */
+static size_t repeat_last;	/* extra copies of the last record written */
 
 struct recs {
 	ProtobufCMessage **m;
@@ -322,6 +323,13 @@ static int m_vma_kind(struct recs *r)
 	return 0;
 }
 
+/* Millions of VMA records: what loading them costs before any check. */
+static int m_vmas_many(struct recs *r)
+{
+	repeat_last = strtoul(mut_arg[0] == '/' ? "2000000" : mut_arg, NULL, 0);
+	return r->nr > 1 ? 0 : -1;
+}
+
 static int m_auxv(struct recs *r)
 {
 	MmEntry *mm = ENTRY(r, 0, MmEntry);
@@ -527,6 +535,7 @@ static const struct mutation mutations[] = {
 	{ "vma-prot", IMG_MM, m_vma_prot, "an anonymous VMA with prot 0xfff" },
 	{ "vma-flags", IMG_MM, m_vma_flags, "an anonymous VMA with flags 0xffffffff" },
 	{ "vma-kind", IMG_MM, m_vma_kind, "an anonymous VMA of kind 99" },
+	{ "vmas-many-arg", IMG_MM, m_vmas_many, "ARG (default 2e6) more copies of the last VMA" },
 	{ "auxv-1e6", IMG_MM, m_auxv, "an auxv of 1e6 entries" },
 	{ "auxv-odd", IMG_MM, m_auxv_odd, "an auxv of 3 entries" },
 	{ "exe-path", IMG_MM, m_exe_path, "an exe path of 100 KiB" },
@@ -580,6 +589,8 @@ static int write_recs(struct img_dir *d, enum img_kind kind, const char *name,
 		return ret;
 	for (i = 0; !ret && i < r->nr; i++)
 		ret = img_writer_put(w, r->m[i]);
+	for (i = 0; !ret && i < repeat_last; i++)
+		ret = img_writer_put(w, r->m[r->nr - 1]);
 	if (ret) {
 		img_writer_free(w);
 		return ret;
