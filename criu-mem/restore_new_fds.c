@@ -83,6 +83,23 @@ static int reopen_flags(const FdEntry *e)
 	return ((e->has_flags ? (int)e->flags : O_RDONLY) & keep) | O_NOCTTY;
 }
 
+/* The file type a kind must have when reopened. */
+static int type_matches(FdKind k, mode_t mode)
+{
+	switch (k) {
+	case FD_KIND__FD_REG:
+		return S_ISREG(mode);
+	case FD_KIND__FD_DIR:
+		return S_ISDIR(mode);
+	case FD_KIND__FD_DEVNULL:
+	case FD_KIND__FD_CHR:
+	case FD_KIND__FD_TTY:
+		return S_ISCHR(mode);
+	default:
+		return 0;
+	}
+}
+
 static int open_path(const FdEntry *e, const char *path, int *out)
 {
 	struct stat st;
@@ -93,10 +110,22 @@ static int open_path(const FdEntry *e, const char *path, int *out)
 			      fd_kind_name(e->kind));
 	if (strstr(path, " (deleted)"))
 		return cm_err(-ENOENT, "fd %u: file '%s' was deleted before the dump", e->fd, path);
-	fd = open(path, reopen_flags(e));
+	/* O_NONBLOCK: a FIFO put at the path must not block criu-mem. */
+	fd = open(path, reopen_flags(e) | O_NONBLOCK);
 	if (fd < 0)
 		return cm_err(-errno, "fd %u: cannot reopen '%s'", e->fd, path);
-	if (e->has_ino && e->kind == FD_KIND__FD_REG && !fstat(fd, &st) && st.st_ino != e->ino)
+	if (fstat(fd, &st) || !type_matches(e->kind, st.st_mode)) {
+		close(fd);
+		return cm_err(-EINVAL, "fd %u: '%s' is no longer a %s", e->fd, path,
+			      fd_kind_name(e->kind));
+	}
+	if (!(reopen_flags(e) & O_NONBLOCK) && fcntl(fd, F_SETFL, reopen_flags(e) & ~O_ACCMODE)) {
+		int ret = cm_err(-errno, "fd %u: '%s': F_SETFL", e->fd, path);
+
+		close(fd);
+		return ret;
+	}
+	if (e->has_ino && e->kind == FD_KIND__FD_REG && st.st_ino != e->ino)
 		pr_warn("fd %u: '%s' is not the file of the dump (inode %lu, was %lu)", e->fd,
 			path, (unsigned long)st.st_ino, (unsigned long)e->ino);
 	if (e->kind == FD_KIND__FD_REG && e->has_pos &&

@@ -7,6 +7,7 @@
  */
 #define LOG_PREFIX "restore: "
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/prctl.h>
@@ -16,6 +17,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -57,22 +59,31 @@ static long rn_inject(struct inject *in, long nr, unsigned long a0, unsigned lon
 	return inject_syscall(in, nr, a, ok);
 }
 
-/* A "syscall" instruction in our own vdso, which is the host's too (fork). */
+/*
+ * A "syscall" instruction in the executable segment of our own vdso, which
+ * is the host's too (fork), at the same address.
+ */
 static int vdso_syscall_ip(const struct special *sp, size_t n, uint64_t *ip)
 {
-	const unsigned char *p;
-	size_t i;
-	uint64_t a;
+	const unsigned char *base = (const void *)getauxval(AT_SYSINFO_EHDR);
+	const Elf64_Ehdr *eh = (const void *)base;
+	const Elf64_Phdr *ph;
+	uint64_t size = 0;
+	size_t i, j;
 
-	for (i = 0; i < n; i++) {
-		if (strcmp(sp[i].name, "[vdso]"))
+	for (i = 0; i < n; i++)
+		if (!strcmp(sp[i].name, "[vdso]") && sp[i].start == (uint64_t)(uintptr_t)base)
+			size = sp[i].end - sp[i].start;
+	if (!base || size < sizeof(*eh) || eh->e_phoff + eh->e_phnum * sizeof(*ph) > size)
+		return cm_err(-ENOENT, "host's [vdso] is not criu-mem's");
+	ph = (const void *)(base + eh->e_phoff);
+	for (i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X) ||
+		    ph[i].p_offset + ph[i].p_filesz > size)
 			continue;
-		if (getauxval(AT_SYSINFO_EHDR) != sp[i].start)
-			break;
-		p = (const unsigned char *)(uintptr_t)sp[i].start;
-		for (a = 0; a + 1 < sp[i].end - sp[i].start; a++) {
-			if (p[a] == 0x0f && p[a + 1] == 0x05) {
-				*ip = sp[i].start + a;
+		for (j = ph[i].p_offset; j + 1 < ph[i].p_offset + ph[i].p_filesz; j++) {
+			if (base[j] == 0x0f && base[j + 1] == 0x05) {
+				*ip = (uint64_t)(uintptr_t)base + j;
 				return 0;
 			}
 		}
@@ -311,6 +322,7 @@ int rn_mm_clear_host(struct inject *in, const struct img_mem *m)
 
 static int open_exe(struct inject *in, const MmEntry *mm, uint64_t path_addr, int *fd)
 {
+	struct stat st;
 	long r;
 	int ok;
 
@@ -324,8 +336,14 @@ static int open_exe(struct inject *in, const MmEntry *mm, uint64_t path_addr, in
 			in->tid);
 		return 0;
 	}
-	r = rn_inject(in, SYS_openat, (unsigned long)AT_FDCWD, path_addr, O_RDONLY | O_CLOEXEC,
-		      0, 0, &ok);
+	if (stat(mm->exe_path, &st))
+		return cm_err(-errno, "executable '%s' of the image", mm->exe_path);
+	if (!S_ISREG(st.st_mode))
+		return cm_err(-EACCES, "executable '%s' of the image is not a regular file",
+			      mm->exe_path);
+	/* O_NONBLOCK: a FIFO swapped in meanwhile must not block the host. */
+	r = rn_inject(in, SYS_openat, (unsigned long)AT_FDCWD, path_addr,
+		      O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0, 0, &ok);
 	if (!ok)
 		return (int)r;
 	if (r < 0)

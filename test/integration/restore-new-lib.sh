@@ -87,10 +87,11 @@ task_sig() {
 }
 
 # core_sig DIR: the task and thread records of an image without registers,
-# and the mm record (code/data/brk/stack/args/env, auxv, exe).
+# and the mm record (code/data/brk/stack/args/env, auxv, exe), as decoded.
 core_sig() {
 	"$CRIU_MEM" decode "$1"/core-*.img | grep -vE '^#|offset|gpregs|fpregs|xstate|fs_base|gs_base'
-	"$CRIU_MEM" decode "$1"/mm-*.img | awk '/^record 1 /{exit} !/^#|offset/{print}'
+	# nr_vmas left out: a live interpreter may map or unmap meanwhile.
+	"$CRIU_MEM" decode "$1"/mm-*.img | awk '/^record 1 /{exit} !/^#|offset|nr_vmas/{print}'
 }
 
 # redump_compare IMG PID: dumps the restored PID (--leave-running) and
