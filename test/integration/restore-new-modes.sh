@@ -1,19 +1,21 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Every single-threaded tgt_mem layout round-trips as a new process: dump
-# (the original is killed), restore -D DIR -d with the original pid; maps,
-# smaps VmFlags and the task state (umask, signal mask and handlers, cwd,
-# exe, cmdline, environ, fds) equal the ones at dump time, a re-dump of the
-# restored process gives the same task, thread (rseq, robust list, clear-tid,
-# altstack, mask) and mm records as its image, and on SIGUSR1
-# the restored target verifies its own memory and prints "ok". Without -d,
-# criu-mem waits and passes the exit status on. The threads mode (8 spinning
-# threads) comes back with every tid.
+# Every tgt_mem layout round-trips as a new process: dump (the original is
+# killed), restore -D DIR -d with the original pid and tids; maps, smaps
+# VmFlags and the task state (umask, signal mask and handlers, cwd, exe,
+# cmdline, environ, fds) equal the ones at dump time, a re-dump of the
+# restored process gives the same task, thread (rseq, robust list,
+# clear-tid, altstack, mask) and mm records as its image, and on SIGUSR1 the
+# restored target verifies its own memory and prints "ok". Without -d,
+# criu-mem waits and passes the exit status on (128+signal when killed).
+# The threads mode (8 spinning threads) comes back with every tid.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/restore-new-lib.sh"
 export TGT_MEM_DIR=$T TGT_MEM_VMAS=2000
 
-# restore_mode MODE [wait]: with "wait", criu-mem runs without -d.
+# restore_mode MODE [HOW]: HOW is detached (-d, default), or criu-mem
+# waits (no -d) and the target gets SIGUSR1 (wait), SIGTERM (term: exits 2)
+# or SIGKILL (kill).
 restore_mode() {
 	local mode=$1 how=${2:-detached} dir="$T/img-$1" rpid cm rc
 	rm -f "$T/tgt_mem.out" "$T/restored.out" "$T/pid"
@@ -45,6 +47,8 @@ restore_mode() {
 	redump_compare "$dir" "$rpid"
 	if [ "$how" = term ]; then
 		kill -TERM "$rpid"
+	elif [ "$how" = kill ]; then
+		kill -KILL "$rpid"
 	else
 		kill -USR1 "$rpid"
 	fi
@@ -57,8 +61,9 @@ restore_mode() {
 			die "$mode: criu-mem returned $rc for a target that passed its check"
 		# tgt_mem exits 2 on SIGTERM: criu-mem passes that status on.
 		[ "$how" = term ] && [ "$rc" != 2 ] && die "$mode: criu-mem returned $rc, not 2"
+		[ "$how" = kill ] && [ "$rc" != 137 ] && die "$mode: criu-mem returned $rc, not 137"
 	fi
-	[ "$how" = term ] || grep -q '^ok$' "$T/restored.out" ||
+	[ "$how" = term ] || [ "$how" = kill ] || grep -q '^ok$' "$T/restored.out" ||
 		die "$mode: restored target's self-check failed: $(cat "$T/restored.out")"
 	echo "ok $mode ($how)"
 	rm -rf "$dir"
@@ -69,5 +74,6 @@ for m in anon shared fileprivate fileshared protnone mprotect manyvmas sparse th
 done
 restore_mode anon wait
 restore_mode mprotect term
+restore_mode memfd kill
 
 restore_mode threads
