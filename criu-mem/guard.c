@@ -524,7 +524,7 @@ static int repair_thread(struct guard_log *l, struct guard_thread *t)
 		pr_err("pid %d: cannot restore the registers of thread %d: %m", l->pid, t->tid);
 	if (t->xstate_len && ptrace(PTRACE_SETREGSET, t->tid, NT_X86_XSTATE, &xs))
 		pr_err("pid %d: cannot restore the xstate of thread %d: %m", l->pid, t->tid);
-	pr_debug("pid %d: thread %d put back from the trampoline", l->pid, t->tid);
+	pr_info("pid %d: thread %d put back from the trampoline", l->pid, t->tid);
 	return 1;
 }
 
@@ -622,7 +622,7 @@ static int guard_recover(struct guard_log *l)
 	ret = undo_resources(l, inj ? inj : f.tids[0]);
 	if (freeze_release(&f) && !ret)
 		ret = -EIO;
-	pr_debug("pid %d: repaired after criu-mem died", l->pid);
+	pr_info("pid %d: repaired after criu-mem died", l->pid);
 	return ret;
 }
 
