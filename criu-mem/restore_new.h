@@ -5,6 +5,18 @@
  * restore_new_fds.c (the fd table), restore_new_mm.c (clearing the host's
  * address space, vdso move, PR_SET_MM_MAP) and restore_new_task.c (per-task
  * kernel state set with injected syscalls).
+ *
+ * Restored: every VMA at its address with its prot, flags and VmFlags, the
+ * vdso block at the image's address, mm fields (PR_SET_MM_MAP: brk, stack,
+ * args, env, auxv, exe), every thread with its tid, registers, mask, name,
+ * rseq, robust list, clear-tid address and signal stack, signal handlers,
+ * umask, cwd, personality, the fd table (see rn_fds_prepare()).
+ * Not restored: credentials, rlimits, pgid/sid and cgroups (criu-mem's);
+ * pending signals, timers; data queued in pipes; a dup'ed fd's shared file
+ * position (each fd gets its own open file); the mask saved by a
+ * sigsuspend/ppoll interrupted at dump time (the temporary mask stays after
+ * the next handler); a syscall that used a restart block restarts with its
+ * original arguments (a relative sleep sleeps its full time again).
  */
 #ifndef CM_RESTORE_NEW_H
 #define CM_RESTORE_NEW_H
