@@ -123,17 +123,16 @@ static int new_finish(struct restore_ctx *c, struct inject *in, struct rn_host *
 	c->done |= RST_REGS;
 	c->st.threads = c->mem->nr_threads;
 	rn_task_cpu_mask(h->pid, tc);
-	if (c->opts->pidfile) {
-		ret = write_pidfile(c->opts->pidfile, h->pid);
-		if (ret)
-			return ret;
-	}
 	ret = rn_threads_detach(tids, c->mem->nr_threads);
 	if (ret)
 		return ret;
 	if (ptrace(PTRACE_DETACH, h->pid, 0, 0))
 		return cm_err(-errno, "cannot detach from pid %d", (int)h->pid);
 	h->seized = 0;
+	/* Once it runs untraced; a failure here still kills it (nobody else
+	 * would know its pid). */
+	if (c->opts->pidfile)
+		return write_pidfile(c->opts->pidfile, h->pid);
 	return 0;
 }
 

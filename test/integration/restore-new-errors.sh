@@ -4,7 +4,7 @@
 # --pid-mismatch-ok gives another pid), a file mapping whose file is gone
 # and a corrupt page store (the half-built process is killed or never
 # created: no process with the pid, no pid file), a missing working
-# directory.
+# directory, an unwritable pid file.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/restore-new-lib.sh"
 export TGT_MEM_DIR=$T
@@ -75,4 +75,14 @@ dump_kill "$IPID" "$T/img-wd"
 rmdir "$T/wd"
 expect_fail "cwd gone" "working directory '$T/wd' of the image" -D "$T/img-wd" -d
 [ -e "/proc/$IPID" ] && die "a process was created without its cwd"
+
+# 5. The pid file can't be written: the process, already running, is killed.
+start_target tgt_mem anon 99
+IPID=$TPID
+dump_kill "$TPID" "$T/img-pf"
+"$CRIU_MEM" restore -D "$T/img-pf" -d --pidfile "$T/no/such/dir/pid" >/dev/null 2>"$T/pf.err" &&
+	die "restore with an unwritable pid file succeeded"
+grep -q "cannot write pid file" "$T/pf.err" || die "no clear pid file error: $(cat "$T/pf.err")"
+[ -e "/proc/$IPID" ] && die "process $IPID left running without its pid file"
+echo "ok unwritable pid file"
 exit 0
