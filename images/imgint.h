@@ -152,6 +152,7 @@ struct pout {
 	uint64_t stage_off;		/* file offset of stage[0] */
 	uint64_t off;			/* bytes written so far */
 	XXH3_state_t *h;		/* of every byte written */
+	struct pout_io *io;		/* O_DIRECT: second stage written by a thread */
 };
 
 int pout_open(struct pout *o, int fd, const char *name, int try_direct);

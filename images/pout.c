@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * pout.c: the output stage of the page store: large sequential writes,
- * O_DIRECT through an aligned staging buffer when the filesystem allows it
- * (no page-cache copy), and a running XXH3 of every byte so that commit
- * need not read the file back.
+ * O_DIRECT through two aligned staging buffers when the filesystem allows it
+ * (no page-cache copy; one buffer fills while a thread writes the other),
+ * and a running XXH3 of every byte so that commit need not read the file back.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,7 +17,106 @@
 #include "util.h"
 
 #define POUT_ALIGN	4096
-#define POUT_STAGE	(8u << 20)
+#define POUT_STAGE	(4u << 20)
+/* Bytes copied into the stage before they are hashed there, still in cache. */
+#define POUT_HASH_STEP	(128u << 10)
+
+/* The I/O thread: writes one full stage while the caller fills the other. */
+struct pout_io {
+	struct pout *o;
+	pthread_t th;
+	int started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint8_t *buf;			/* the stage being written, or idle */
+	size_t len;
+	uint64_t off;
+	int busy, stop, err;
+	char errmsg[256];
+};
+
+static int pout_pwrite(struct pout *o, const void *p, size_t len, uint64_t off);
+
+static void *pout_io_thread(void *arg)
+{
+	struct pout_io *io = arg;
+
+	pthread_mutex_lock(&io->lock);
+	for (;;) {
+		int ret;
+
+		while (!io->busy && !io->stop)
+			pthread_cond_wait(&io->cond, &io->lock);
+		if (!io->busy)
+			break;
+		pthread_mutex_unlock(&io->lock);
+		ret = pout_pwrite(io->o, io->buf, io->len, io->off);
+		pthread_mutex_lock(&io->lock);
+		if (ret && !io->err) {
+			io->err = ret;
+			snprintf(io->errmsg, sizeof(io->errmsg), "%s", img_strerror());
+		}
+		io->busy = 0;
+		pthread_cond_broadcast(&io->cond);
+	}
+	pthread_mutex_unlock(&io->lock);
+	return NULL;
+}
+
+/* Waits until the I/O thread is idle; returns its first error. */
+static int pout_io_wait(struct pout *o)
+{
+	struct pout_io *io = o->io;
+	int ret;
+
+	if (!io)
+		return 0;
+	pthread_mutex_lock(&io->lock);
+	while (io->busy)
+		pthread_cond_wait(&io->cond, &io->lock);
+	ret = io->err;
+	pthread_mutex_unlock(&io->lock);
+	return ret ? img_err(ret, "%s", io->errmsg) : 0;
+}
+
+static void pout_io_free(struct pout *o)
+{
+	struct pout_io *io = o->io;
+
+	if (!io)
+		return;
+	if (io->started) {
+		pthread_mutex_lock(&io->lock);
+		io->stop = 1;
+		pthread_cond_broadcast(&io->cond);
+		pthread_mutex_unlock(&io->lock);
+		pthread_join(io->th, NULL);
+	}
+	pthread_mutex_destroy(&io->lock);
+	pthread_cond_destroy(&io->cond);
+	free(io->buf);
+	free(io);
+	o->io = NULL;
+}
+
+/* Second stage and its thread; without them writes stay synchronous. */
+static void pout_io_start(struct pout *o)
+{
+	struct pout_io *io = calloc(1, sizeof(*io));
+
+	if (!io)
+		return;
+	io->o = o;
+	pthread_mutex_init(&io->lock, NULL);
+	pthread_cond_init(&io->cond, NULL);
+	o->io = io;
+	io->buf = aligned_alloc(POUT_ALIGN, POUT_STAGE);
+	if (io->buf && !pthread_create(&io->th, NULL, pout_io_thread, io)) {
+		io->started = 1;
+		return;
+	}
+	pout_io_free(o);
+}
 
 int pout_open(struct pout *o, int fd, const char *name, int try_direct)
 {
@@ -38,6 +139,7 @@ int pout_open(struct pout *o, int fd, const char *name, int try_direct)
 	}
 	o->cap = POUT_STAGE;
 	o->direct = 1;
+	pout_io_start(o);
 	return 0;
 }
 
@@ -84,17 +186,44 @@ static int pout_flush(struct pout *o)
 	return 0;
 }
 
+/* Hands the full stage to the I/O thread and continues in the other one. */
+static int pout_swap(struct pout *o)
+{
+	struct pout_io *io = o->io;
+	uint8_t *spare;
+	int ret;
+
+	if (!io)
+		return pout_flush(o);
+	ret = pout_io_wait(o);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&io->lock);
+	spare = io->buf;
+	io->buf = o->stage;
+	io->len = o->len;
+	io->off = o->stage_off;
+	io->busy = 1;
+	pthread_cond_signal(&io->cond);
+	pthread_mutex_unlock(&io->lock);
+	o->stage = spare;
+	o->stage_off += o->len;
+	o->len = 0;
+	return 0;
+}
+
 static int pout_stage(struct pout *o, const uint8_t *p, size_t len)
 {
 	while (len) {
-		size_t n = MIN(len, o->cap - o->len);
+		size_t n = MIN(MIN(len, o->cap - o->len), (size_t)POUT_HASH_STEP);
 		int ret;
 
 		memcpy(o->stage + o->len, p, n);
+		XXH3_64bits_update(o->h, o->stage + o->len, n);
 		o->len += n;
 		p += n;
 		len -= n;
-		if (o->len == o->cap && (ret = pout_flush(o)))
+		if (o->len == o->cap && (ret = pout_swap(o)))
 			return ret;
 	}
 	return 0;
@@ -105,10 +234,10 @@ int pout_writev(struct pout *o, const struct iovec *iov, int n)
 	int i, ret;
 
 	for (i = 0; i < n; i++) {
-		XXH3_64bits_update(o->h, iov[i].iov_base, iov[i].iov_len);
 		if (o->stage) {
 			ret = pout_stage(o, iov[i].iov_base, iov[i].iov_len);
 		} else {
+			XXH3_64bits_update(o->h, iov[i].iov_base, iov[i].iov_len);
 			ret = pwrite_full(o->fd, iov[i].iov_base, iov[i].iov_len, o->off);
 			if (ret)
 				img_err(ret, "'%s': write of %zu bytes at offset %llu", o->name,
@@ -123,16 +252,17 @@ int pout_writev(struct pout *o, const struct iovec *iov, int n)
 
 int pout_close(struct pout *o, uint64_t *size, uint64_t *hash)
 {
-	int ret = 0;
+	int ret = pout_io_wait(o);
 
-	if (o->stage) {
+	if (!ret && o->stage) {
 		ret = o->direct ? pout_flush(o) : 0;
 		if (!ret && o->direct && o->len)
 			ret = pout_buffered(o);
 		if (!ret && o->len)
 			ret = pout_pwrite(o, o->stage, o->len, o->stage_off);
 	}
-	if (!ret && close(o->fd))
+	pout_io_free(o);
+	if (close(o->fd) && !ret)
 		ret = img_err(-errno, "'%s': close failed", o->name);
 	o->fd = -1;
 	*size = o->off;
@@ -142,6 +272,7 @@ int pout_close(struct pout *o, uint64_t *size, uint64_t *hash)
 
 void pout_release(struct pout *o)
 {
+	pout_io_free(o);
 	close_safe(&o->fd);
 	free(o->stage);
 	XXH3_freeState(o->h);

@@ -2,10 +2,11 @@
 /*
  * pstore.c: the page-store writer. The producer fills pooled frame buffers;
  * worker threads split out zero pages and compress each buffer into one
- * independent zstd frame; a writer thread appends frames, index records and
- * runs in submission order with large writes. Runs are merged with the one
+ * independent zstd frame; frames, index records and runs are appended in
+ * submission order with large writes. Runs are merged with the one
  * before and streamed to pagemap-PID.img as their frame is written, so memory
- * does not depend on how many runs the target has.
+ * does not depend on how many runs the target has. Whichever thread finds the
+ * oldest frame done takes the writer's turn (no writer thread to wake).
  */
 #include <errno.h>
 #include <limits.h>
@@ -43,15 +44,13 @@ struct pstore_writer {
 	size_t ps, frame_pages;
 	unsigned int pid;
 	pthread_mutex_t lock;
-	pthread_cond_t cond_free, cond_work, cond_order;
+	pthread_cond_t cond_free, cond_work;
 	struct pw_item *items;
 	size_t nr_items;
 	struct pw_item *free_list, *work_head, *work_tail, *order_head, *order_tail;
-	int stop, err;
+	int stop, err, writing;		/* writing: a thread has the writer's turn */
 	pthread_t *workers;
 	unsigned int nr_workers;
-	pthread_t wthread;
-	int wthread_started;
 	struct img_dir *d;
 	struct pout out;		/* pages file */
 	int out_open;
@@ -73,6 +72,7 @@ static void pw_set_err(struct pstore_writer *w, int err)
 		return;
 	w->err = err;
 	snprintf(w->errmsg, sizeof(w->errmsg), "%s", img_strerror());
+	pthread_cond_broadcast(&w->cond_free);
 }
 
 /* Returns the pipeline error to the caller's thread with its message. */
@@ -135,41 +135,6 @@ static void pw_compress(struct pstore_writer *w, struct pw_item *it, ZSTD_CCtx *
 		it->payload = it->pub.data;
 	}
 	it->fh.xxh3 = XXH3_64bits(it->payload, it->fh.stored_len);
-}
-
-static void *pw_worker(void *arg)
-{
-	struct pstore_writer *w = arg;
-	ZSTD_CCtx *cctx = ZSTD_createCCtx();
-
-	for (;;) {
-		struct pw_item *it;
-
-		pthread_mutex_lock(&w->lock);
-		while (!w->work_head && !w->stop)
-			pthread_cond_wait(&w->cond_work, &w->lock);
-		it = w->work_head;
-		if (!it) {
-			pthread_mutex_unlock(&w->lock);
-			break;
-		}
-		w->work_head = it->next_work;
-		if (!w->work_head)
-			w->work_tail = NULL;
-		pthread_mutex_unlock(&w->lock);
-
-		if (cctx)
-			pw_compress(w, it, cctx);
-
-		pthread_mutex_lock(&w->lock);
-		if (!cctx)
-			pw_set_err(w, img_err(-ENOMEM, "no memory for a zstd context"));
-		it->done = 1;
-		pthread_cond_broadcast(&w->cond_order);
-		pthread_mutex_unlock(&w->lock);
-	}
-	ZSTD_freeCCtx(cctx);
-	return NULL;
 }
 
 /* Appends run r to pagemap-PID.img. */
@@ -301,48 +266,84 @@ static int pw_write_batch(struct pstore_writer *w, struct pw_item **items, int n
 	return 0;
 }
 
-static void *pw_writer_thread(void *arg)
+/* Oldest item done and nobody writing: the caller may take the writer's turn. */
+static int pw_can_write(struct pstore_writer *w)
+{
+	return !w->writing && w->order_head && w->order_head->done;
+}
+
+/* The writer's turn: writes the done items at the head of the order; lock held. */
+static void pw_write_turn(struct pstore_writer *w)
+{
+	struct pw_item *batch[PW_BATCH];
+	int n = 0, i, ret;
+
+	w->writing = 1;
+	while (n < PW_BATCH && w->order_head && w->order_head->done) {
+		batch[n++] = w->order_head;
+		w->order_head = w->order_head->next_order;
+	}
+	if (!w->order_head)
+		w->order_tail = NULL;
+	ret = w->err;
+	pthread_mutex_unlock(&w->lock);
+
+	if (!ret)
+		ret = pw_write_batch(w, batch, n);
+
+	pthread_mutex_lock(&w->lock);
+	if (ret)
+		pw_set_err(w, ret);
+	for (i = 0; i < n; i++) {
+		if (batch[i]->is_hole) {
+			free(batch[i]);
+			w->nr_holes--;
+			continue;
+		}
+		batch[i]->next_free = w->free_list;
+		w->free_list = batch[i];
+	}
+	w->writing = 0;
+	pthread_cond_broadcast(&w->cond_free);
+	pthread_cond_broadcast(&w->cond_work);	/* more may have become writable */
+}
+
+/* Compresses queued buffers and takes the writer's turn when it is free. */
+static void *pw_worker(void *arg)
 {
 	struct pstore_writer *w = arg;
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
 
+	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		struct pw_item *batch[PW_BATCH];
-		int n = 0, i, ret = 0;
+		struct pw_item *it;
 
-		pthread_mutex_lock(&w->lock);
-		while (!(w->order_head && w->order_head->done) && !(w->stop && !w->order_head))
-			pthread_cond_wait(&w->cond_order, &w->lock);
-		while (n < PW_BATCH && w->order_head && w->order_head->done) {
-			batch[n++] = w->order_head;
-			w->order_head = w->order_head->next_order;
+		if (pw_can_write(w)) {
+			pw_write_turn(w);
+			continue;
 		}
-		if (!w->order_head)
-			w->order_tail = NULL;
-		if (!n) {
-			pthread_mutex_unlock(&w->lock);
-			break;
+		it = w->work_head;
+		if (!it) {
+			if (w->stop)
+				break;	/* what is left is another thread's */
+			pthread_cond_wait(&w->cond_work, &w->lock);
+			continue;
 		}
-		ret = w->err;
+		w->work_head = it->next_work;
+		if (!w->work_head)
+			w->work_tail = NULL;
 		pthread_mutex_unlock(&w->lock);
 
-		if (!ret)
-			ret = pw_write_batch(w, batch, n);
+		if (cctx)
+			pw_compress(w, it, cctx);
 
 		pthread_mutex_lock(&w->lock);
-		if (ret)
-			pw_set_err(w, ret);
-		for (i = 0; i < n; i++) {
-			if (batch[i]->is_hole) {
-				free(batch[i]);
-				w->nr_holes--;
-				continue;
-			}
-			batch[i]->next_free = w->free_list;
-			w->free_list = batch[i];
-		}
-		pthread_cond_broadcast(&w->cond_free);
-		pthread_mutex_unlock(&w->lock);
+		if (!cctx)
+			pw_set_err(w, img_err(-ENOMEM, "no memory for a zstd context"));
+		it->done = 1;
 	}
+	pthread_mutex_unlock(&w->lock);
+	ZSTD_freeCCtx(cctx);
 	return NULL;
 }
 
@@ -374,7 +375,7 @@ static int pw_alloc_items(struct pstore_writer *w)
 {
 	size_t i, fb = w->o.frame_bytes;
 
-	w->nr_items = w->o.threads + 2;
+	w->nr_items = getenv("PW_ITEMS") ? (unsigned int)atoi(getenv("PW_ITEMS")) : 2 * w->o.threads + 4;
 	w->items = calloc(w->nr_items, sizeof(*w->items));
 	if (!w->items)
 		return img_err(-ENOMEM, "no memory for frame buffers");
@@ -409,9 +410,6 @@ static int pw_start(struct pstore_writer *w)
 			return img_err(-ret, "cannot start a compression thread");
 		w->nr_workers++;
 	}
-	if (pthread_create(&w->wthread, NULL, pw_writer_thread, w))
-		return img_err(-EAGAIN, "cannot start the writer thread");
-	w->wthread_started = 1;
 	return 0;
 }
 
@@ -432,7 +430,6 @@ int pstore_writer_open(struct img_dir *d, unsigned int pid, const struct pstore_
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond_free, NULL);
 	pthread_cond_init(&w->cond_work, NULL);
-	pthread_cond_init(&w->cond_order, NULL);
 	ret = pw_opts(w, opts);
 	if (!ret)
 		ret = img_kind_filename(IMG_PAGES, pid, w->pages_name, sizeof(w->pages_name));
@@ -478,8 +475,12 @@ int pstore_writer_get(struct pstore_writer *w, struct pstore_buf **out)
 	int ret;
 
 	pthread_mutex_lock(&w->lock);
-	while (!w->free_list && !w->err)
-		pthread_cond_wait(&w->cond_free, &w->lock);
+	while (!w->free_list && !w->err) {
+		if (pw_can_write(w))
+			pw_write_turn(w);	/* frees a buffer sooner than a wakeup */
+		else
+			pthread_cond_wait(&w->cond_free, &w->lock);
+	}
 	ret = w->err;
 	it = w->free_list;
 	if (!ret)
@@ -536,7 +537,7 @@ static int pw_enqueue(struct pstore_writer *w, struct pw_item *it, int work)
 		w->work_tail = it;
 		pthread_cond_signal(&w->cond_work);
 	} else {
-		pthread_cond_broadcast(&w->cond_order);
+		pthread_cond_broadcast(&w->cond_work);	/* a hole: whoever writes next */
 	}
 	pthread_mutex_unlock(&w->lock);
 	return pw_err(w, ret);
@@ -614,14 +615,15 @@ static void pw_stop(struct pstore_writer *w)
 	pthread_mutex_lock(&w->lock);
 	w->stop = 1;
 	pthread_cond_broadcast(&w->cond_work);
-	pthread_cond_broadcast(&w->cond_order);
 	pthread_mutex_unlock(&w->lock);
 	for (i = 0; i < w->nr_workers; i++)
 		pthread_join(w->workers[i], NULL);
 	w->nr_workers = 0;
-	if (w->wthread_started)
-		pthread_join(w->wthread, NULL);
-	w->wthread_started = 0;
+	/* Anything still done and unwritten (a worker left while another wrote). */
+	pthread_mutex_lock(&w->lock);
+	while (pw_can_write(w))
+		pw_write_turn(w);
+	pthread_mutex_unlock(&w->lock);
 }
 
 /* Writes the pending run and closes pagemap-PID.img. */
@@ -706,6 +708,5 @@ void pstore_writer_free(struct pstore_writer *w)
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond_free);
 	pthread_cond_destroy(&w->cond_work);
-	pthread_cond_destroy(&w->cond_order);
 	free(w);
 }
