@@ -64,6 +64,7 @@ struct guard_log {
 	char cg_dir[4096];
 	uint32_t tr_gen;
 	uint64_t tramp;
+	int32_t death_sig;		/* sent to the target after the repair */
 	struct guard_fd fds[GUARD_MAX_FDS];
 	struct guard_map maps[GUARD_MAX_MAPS];
 	struct guard_thread th[GUARD_MAX_THREADS];
@@ -271,6 +272,17 @@ void guard_forget_cgroup(struct guard *g)
 	g->log->cg_set = 0;
 	gen_close(&g->log->cg_gen);
 	pthread_mutex_unlock(&g->lock);
+}
+
+int guard_set_death_signal(struct guard *g, int sig)
+{
+	if (!guard_active(g))
+		return 0;
+	if (sig && sig != SIGSTOP && sig != SIGKILL)
+		return cm_err(-EINVAL, "pid %d: death signal %d is not SIGSTOP or SIGKILL",
+			      (int)g->pid, sig);
+	__atomic_store_n(&g->log->death_sig, sig, __ATOMIC_RELEASE);
+	return 0;
 }
 
 int guard_note_fd(struct guard *g, int fd)
@@ -499,7 +511,9 @@ static int repair_thread(struct guard_log *l, struct guard_thread *t)
 	    sched_setaffinity(t->tid, t->cpus_size, (cpu_set_t *)t->cpus))
 		pr_debug("pid %d: cannot restore the CPU mask of thread %d: %m", l->pid, t->tid);
 	if (inflight) {
-		if (parked && cur.rip == l->tramp + 2) {
+		if (parked && cur.rip == l->tramp) {
+			done = 0;	/* detached before its syscall instruction ran */
+		} else if (parked && cur.rip == l->tramp + 2) {
 			res = (long)cur.rax;
 			done = !is_restart(res);
 		} else if (parked) {
@@ -509,6 +523,8 @@ static int repair_thread(struct guard_log *l, struct guard_thread *t)
 			res = t->result;
 			done = 1;
 		}
+		pr_debug("pid %d: thread %d: syscall %ld in flight, rip %#llx, %s %ld", l->pid,
+			 t->tid, (long)t->nr, cur.rip, done ? "returned" : "not finished", res);
 		if (done) {
 			t->result = res;
 			t->flags |= GT_RESULT;
@@ -547,6 +563,7 @@ static void undo_call(struct inject *in, long nr, uint64_t a0, uint64_t a1)
 	int ok;
 	long r = inject_syscall(in, nr, a, &ok);
 
+	pr_debug("pid %d: undo syscall %ld(%#lx): %ld", in->tgid, nr, (unsigned long)a0, r);
 	if (ok && r < 0)
 		pr_err("pid %d: undo syscall %ld(%#lx) failed: %s", in->tgid, nr,
 		       (unsigned long)a0, strerror((int)-r));
@@ -599,8 +616,11 @@ static int guard_recover(struct guard_log *l)
 		if (fd >= 0)
 			close(fd);
 	}
-	if (!log_has_work(l))
+	if (!log_has_work(l)) {
+		if (l->death_sig && kill(l->pid, l->death_sig) && errno != ESRCH)
+			pr_err("pid %d: cannot send signal %d: %m", l->pid, l->death_sig);
 		return 0;
+	}
 	ret = wait_untraced(l->pid);
 	if (ret)
 		return ret == -ESRCH ? 0 : cm_err(ret, "pid %d stays traced", l->pid);
@@ -620,6 +640,9 @@ static int guard_recover(struct guard_log *l)
 			inj = t->tid;
 	}
 	ret = undo_resources(l, inj ? inj : f.tids[0]);
+	/* queued now, taken as soon as ptrace lets go */
+	if (l->death_sig && kill(l->pid, l->death_sig) && errno != ESRCH)
+		pr_err("pid %d: cannot send signal %d: %m", l->pid, l->death_sig);
 	if (freeze_release(&f) && !ret)
 		ret = -EIO;
 	pr_info("pid %d: repaired after criu-mem died", l->pid);

@@ -17,7 +17,8 @@
  *   4. injects close() of every logged remote fd and munmap() of every
  *      logged remote mapping through the trampoline, then munmap() of the
  *      trampoline itself through an ordinary syscall instruction;
- *   5. detaches and exits. It exits at once when nothing is logged.
+ *   5. sends the death signal, if one was set (guard_set_death_signal()),
+ *      detaches and exits. It exits at once when nothing is logged.
  *
  * Trampoline: the first guarded injection of a session maps one page
  * (PROT_READ|PROT_EXEC) in the target and writes into it through
@@ -85,6 +86,11 @@ pid_t guard_pid(const struct guard *g);
  * Note it before freezing, forget it after thawing. */
 int guard_note_cgroup(struct guard *g, const char *dir, int v1);
 void guard_forget_cgroup(struct guard *g);
+
+/* Past a point of no return (restore has started to change the target on
+ * purpose), sig (SIGSTOP or SIGKILL) is sent to the target by the guard
+ * after its repair, instead of letting it run on; 0 clears it. */
+int guard_set_death_signal(struct guard *g, int sig);
 
 /* A fd created in the target that must be closed if we die. */
 int guard_note_fd(struct guard *g, int fd);

@@ -82,7 +82,7 @@ r1=$("$PROBE" regs "$TPID" | grep "^thread $tid ") || die "regs before failed"
 P=$!
 wait_line "$T/block.out" '^blocking' || die "guard-block: $(cat "$T/block.out")"
 tramp=$(awk '/^tramp/{print $2}' "$T/block.out")
-G=$(awk '/^guard/{print $2}' "$T/block.out")
+G=$(awk '/^guard [0-9]/{print $2}' "$T/block.out")
 # the thread sleeps in read() (nr 0) called from the trampoline (pc = tramp + 2)
 for _ in $(seq 200); do
 	read -r nr _ _ _ _ _ _ _ pc <"/proc/$TPID/task/$tid/syscall"
@@ -112,7 +112,7 @@ for i in $(seq "$LOOPS"); do
 	"$PROBE" -g guard-loop "$TPID" 30 >"$T/loop.out" 2>&1 &
 	P=$!
 	wait_line "$T/loop.out" '^looping' || die "guard-loop: $(cat "$T/loop.out")"
-	G=$(awk '/^guard/{print $2}' "$T/loop.out")
+	G=$(awk '/^guard [0-9]/{print $2}' "$T/loop.out")
 	sleep "0.0$((RANDOM % 90 + 10))"
 	kill -KILL "$P"
 	wait "$P" 2>/dev/null
@@ -120,6 +120,23 @@ for i in $(seq "$LOOPS"); do
 	same_regs "session kill $i"
 done
 echo "ok: $LOOPS random kills of injected-call sessions"
+# Past a point of no return (-S: guard_set_death_signal(SIGSTOP)) the
+# repaired target is left group-stopped instead of running.
+"$PROBE" -g -S guard-loop "$TPID" 30 >"$T/loop.out" 2>&1 &
+P=$!
+wait_line "$T/loop.out" '^looping' || die "guard-loop -S: $(cat "$T/loop.out")"
+G=$(awk '/^guard [0-9]/{print $2}' "$T/loop.out")
+sleep 0.05
+kill -KILL "$P"
+wait "$P" 2>/dev/null
+for _ in $(seq 200); do guard_gone "$G" && [ "$(proc_state "$TPID")" = T ] && break; sleep 0.01; done
+[ "$(proc_state "$TPID")" = T ] || die "-S: target not stopped (state $(proc_state "$TPID"))"
+[ "$(tracer_of "$TPID")" = 0 ] || die "-S: target still traced"
+snap "$TPID" "$T/after"
+diff "$T/before" "$T/after" >&2 || die "-S: maps or fds of the target changed"
+kill -CONT "$TPID"
+assert_running "$TPID"
+echo "ok: death signal SIGSTOP"
 hits=0
 for i in $(seq "$DUMPS"); do
 	"$CRIU_MEM" dump -t "$TPID" -D "$T/d" --leave-running --xfer=vmsplice --no-fsync \

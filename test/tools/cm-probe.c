@@ -33,6 +33,7 @@ struct probe {
 	int frozen;
 	struct guard g;		/* -g: a session guard (started before freezing) */
 	int guarded;
+	int death_sig;		/* -S: the guard SIGSTOPs the target after a repair */
 };
 
 static int probe_freeze_opt(struct probe *p, int thaw)
@@ -43,6 +44,8 @@ static int probe_freeze_opt(struct probe *p, int thaw)
 
 	if (p->guarded && !guard_active(&p->g))
 		ret = guard_start(&p->g, p->pid);
+	if (!ret && p->death_sig)
+		ret = guard_set_death_signal(&p->g, p->death_sig);
 	if (!ret)
 		ret = freeze_seize(&p->f, p->pid, &o);
 	if (ret)
@@ -537,7 +540,7 @@ static int cmd_loop(struct probe *p, double secs)
 static void usage(void)
 {
 	fprintf(stderr, "usage: cm-probe [-v] [-g] [-c CGROUP] CMD PID [ARGS]\n"
-		"  -g: guarded session (guard process, trampoline)\n"
+		"  -g: guarded session (guard process, trampoline); -S: it SIGSTOPs the target\n"
 		"  guard-block TID FD | guard-loop SECONDS\n"
 		"  seize | regs | inject | inject-all | inject-getpid [N] | inject-mmap [N]\n"
 		"  inject-signal SIG [NRT] | inject-hold SECONDS | freeze-hold SECONDS | scan START END [ioctl|pagemap] | vmas | files | task\n");
@@ -556,6 +559,8 @@ int main(int argc, char **argv)
 			log_set_level(LOG_DEBUG);
 		else if (!strcmp(argv[i], "-g"))
 			p.guarded = 1;
+		else if (!strcmp(argv[i], "-S"))
+			p.death_sig = SIGSTOP;
 		else if (!strcmp(argv[i], "-c") && i + 1 < argc)
 			p.cgroup = argv[++i];
 		else
