@@ -404,6 +404,49 @@ static long target_open(struct mapper *mp, const VmaEntry *i, uint64_t need, int
 	return fd;
 }
 
+static int alike(const VmaEntry *a, const VmaEntry *b)
+{
+	return a->prot == b->prot && a->flags == b->flags && kind_anon_private(a->kind) &&
+	       kind_anon_private(b->kind) && a->vm_flags == b->vm_flags;
+}
+
+/*
+ * The image has a VMA boundary at an end of r between two VMAs the kernel
+ * would merge if it could: at dump time they had anon_vmas of their own.
+ */
+static int hard_boundary(const struct img_mem *m, const struct range *r)
+{
+	const VmaEntry *i = r->v;
+	size_t j = img_first(m, i->start);
+
+	if (j > 0 && r->start == i->start && m->vmas[j - 1]->end == i->start &&
+	    alike(m->vmas[j - 1], i))
+		return 1;
+	return j + 1 < m->nr_vmas && r->end == i->end && m->vmas[j + 1]->start == i->end &&
+	       alike(m->vmas[j + 1], i);
+}
+
+/*
+ * Keeps a new anonymous VMA apart from an alike neighbour: mapped with
+ * another prot (no merge at mmap time), given an anon_vma of its own by
+ * writing its first page through /proc/PID/mem, then mprotect()ed to its
+ * prot, where the two anon_vmas no longer merge. The page written is
+ * rewritten or discarded by restore_pages().
+ */
+static int isolate(struct restore_ctx *c, const struct range *r)
+{
+	static const uint8_t zero;
+	long ret;
+
+	if (pwrite(c->mem_fd, &zero, 1, (off_t)r->start) != 1)
+		return cm_err(-errno, "cannot touch %#" PRIx64 " in pid %d", r->start, (int)c->pid);
+	ret = inj(c, SYS_mprotect, r->start, r->end - r->start, r->v->prot, 0, 0, 0);
+	if (ret < 0)
+		return cm_err((int)ret, "injected mprotect(%#" PRIx64 "-%#" PRIx64 ") in pid %d "
+			      "failed", r->start, r->end, (int)c->pid);
+	return 0;
+}
+
 static int map_one(struct mapper *mp, const struct range *r)
 {
 	struct restore_ctx *c = mp->c;
@@ -411,8 +454,11 @@ static int map_one(struct mapper *mp, const struct range *r)
 	unsigned long flags = (i->flags & (MAP_SHARED | MAP_PRIVATE)) | MAP_FIXED_NOREPLACE;
 	uint64_t off = i->pgoff + (r->start - i->start);
 	long fd = -1, ret;
-	int keep = 0;
+	int keep = 0, apart = kind_anon_private(i->kind) && hard_boundary(c->mem, r);
+	unsigned long prot = i->prot;
 
+	if (apart)	/* any prot but the final one */
+		prot = i->prot != PROT_NONE ? PROT_NONE : PROT_READ;
 	if (i->flags & MAP_GROWSDOWN)
 		flags |= MAP_GROWSDOWN;
 	if (i->has_vm_flags && (i->vm_flags & VMF(VMF_NR)))
@@ -427,7 +473,7 @@ static int map_one(struct mapper *mp, const struct range *r)
 	}
 	pr_debug("pid %d: mmap %#" PRIx64 "-%#" PRIx64 " prot %#x flags %#lx '%s'", (int)c->pid,
 		 r->start, r->end, i->prot, flags, i->path ? i->path : "");
-	ret = inj(c, SYS_mmap, r->start, r->end - r->start, i->prot, flags, fd, off);
+	ret = inj(c, SYS_mmap, r->start, r->end - r->start, prot, flags, fd, off);
 	if (fd >= 0 && !keep)
 		inj(c, SYS_close, fd, 0, 0, 0, 0, 0);
 	if (ret >= 0 && (uint64_t)ret != r->start) {
@@ -438,7 +484,7 @@ static int map_one(struct mapper *mp, const struct range *r)
 		return cm_err((int)ret, "injected mmap(%#" PRIx64 "-%#" PRIx64 ", '%s') in pid %d "
 			      "failed", r->start, r->end, i->path ? i->path : "anon", (int)c->pid);
 	c->st.vmas_mapped++;
-	return 0;
+	return apart ? isolate(c, r) : 0;
 }
 
 static int do_maps(struct restore_ctx *c, const struct vma_list *l, const struct ranges *map)

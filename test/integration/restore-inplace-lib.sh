@@ -20,10 +20,28 @@ wait_line() {
 	die "no '$2' in $1 after 20 s: $(tail -3 "$1")"
 }
 
-# selftest PID OUT WANT_RC: SIGUSR1, the target must exit WANT_RC.
+# diag PID: why a target does not answer (state and wchan of every thread).
+diag() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		echo "  task ${t##*/}: $(awk '{print $3}' "$t/stat" 2>/dev/null) wchan" \
+			"$(cat "$t/wchan" 2>/dev/null) $(tr '\0' ' ' <"$t/syscall" 2>/dev/null)"
+	done
+	grep -E 'SigBlk|SigPnd|ShdPnd|TracerPid' "/proc/$1/status"
+}
+
+# selftest PID OUT WANT_RC: SIGUSR1, the target must exit WANT_RC within 20 s.
 selftest() {
-	local rc
+	local rc i
 	kill -USR1 "$1"
+	for i in $(seq 400); do
+		kill -0 "$1" 2>/dev/null && [ "$(proc_state "$1")" != Z ] || break
+		sleep 0.05
+	done
+	if kill -0 "$1" 2>/dev/null && [ "$(proc_state "$1")" != Z ]; then
+		diag "$1" >&2
+		die "target $1 did not exit 20 s after SIGUSR1"
+	fi
 	wait "$1"
 	rc=$?
 	[ "$rc" = "$3" ] || die "target $1 self-check exited $rc, expected $3: $(grep -v '^region' "$2" | tail -5)"
