@@ -160,6 +160,9 @@ int pout_writev(struct pout *o, const struct iovec *iov, int n);
 /* Writes the rest, closes the fd, returns the file size and XXH3. */
 int pout_close(struct pout *o, uint64_t *size, uint64_t *hash);
 void pout_release(struct pout *o);
+/* Zeroed anonymous memory, 2 MiB aligned, THP where the kernel allows (pout.c). */
+void *img_huge_alloc(size_t len);
+void img_huge_free(void *p, size_t len);
 
 /* Private part of struct img_mem (imgmem.c, memframes.c). */
 #define IMG_MEM_CACHE_SLOTS 4

@@ -11,13 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "imgint.h"
+#ifdef __x86_64__
+#include <xxh_x86dispatch.h>	/* XXH3 with AVX2/AVX-512 when the CPU has them */
+#endif
 #include "util.h"
 
 #define POUT_ALIGN	4096
-#define POUT_STAGE	(4u << 20)
+#define POUT_STAGE	(2u << 20)
 /* Bytes copied into the stage before they are hashed there, still in cache. */
 #define POUT_HASH_STEP	(128u << 10)
 
@@ -35,7 +39,38 @@ struct pout_io {
 	char errmsg[256];
 };
 
+#define HUGE_SZ		(2u << 20)
+
 static int pout_pwrite(struct pout *o, const void *p, size_t len, uint64_t off);
+
+/*
+ * Buffers reused for a whole dump: one fault per 2 MiB instead of 512 (fresh
+ * pages are expensive under the balloon), and fewer TLB misses for the copies.
+ */
+void *img_huge_alloc(size_t len)
+{
+	size_t map = ALIGN_UP(len, (size_t)HUGE_SZ) + HUGE_SZ;
+	uint8_t *p = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *a;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (uint8_t *)ALIGN_UP((uintptr_t)p, (uintptr_t)HUGE_SZ);
+	if (a > p)
+		munmap(p, a - p);
+	map -= a - p;
+	len = ALIGN_UP(len, (size_t)HUGE_SZ);
+	if (map > len)
+		munmap(a + len, map - len);
+	madvise(a, len, MADV_HUGEPAGE);	/* a hint: plain pages otherwise */
+	return a;
+}
+
+void img_huge_free(void *p, size_t len)
+{
+	if (p)
+		munmap(p, ALIGN_UP(len, (size_t)HUGE_SZ));
+}
 
 static void *pout_io_thread(void *arg)
 {
@@ -94,7 +129,7 @@ static void pout_io_free(struct pout *o)
 	}
 	pthread_mutex_destroy(&io->lock);
 	pthread_cond_destroy(&io->cond);
-	free(io->buf);
+	img_huge_free(io->buf, POUT_STAGE);
 	free(io);
 	o->io = NULL;
 }
@@ -110,7 +145,7 @@ static void pout_io_start(struct pout *o)
 	pthread_mutex_init(&io->lock, NULL);
 	pthread_cond_init(&io->cond, NULL);
 	o->io = io;
-	io->buf = aligned_alloc(POUT_ALIGN, POUT_STAGE);
+	io->buf = img_huge_alloc(POUT_STAGE);
 	if (io->buf && !pthread_create(&io->th, NULL, pout_io_thread, io)) {
 		io->started = 1;
 		return;
@@ -132,7 +167,7 @@ int pout_open(struct pout *o, int fd, const char *name, int try_direct)
 	fl = fcntl(fd, F_GETFL);
 	if (!try_direct || fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT))
 		return 0;	/* buffered */
-	o->stage = aligned_alloc(POUT_ALIGN, POUT_STAGE);
+	o->stage = img_huge_alloc(POUT_STAGE);
 	if (!o->stage) {
 		fcntl(fd, F_SETFL, fl);
 		return 0;
@@ -274,7 +309,7 @@ void pout_release(struct pout *o)
 {
 	pout_io_free(o);
 	close_safe(&o->fd);
-	free(o->stage);
+	img_huge_free(o->stage, POUT_STAGE);
 	XXH3_freeState(o->h);
 	o->stage = NULL;
 	o->h = NULL;

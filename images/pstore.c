@@ -20,6 +20,9 @@
 #include <xxhash.h>
 
 #include "imgint.h"
+#ifdef __x86_64__
+#include <xxh_x86dispatch.h>	/* XXH3 with AVX2/AVX-512 when the CPU has them */
+#endif
 #include "util.h"
 
 #define PW_BATCH 8
@@ -375,15 +378,16 @@ static int pw_alloc_items(struct pstore_writer *w)
 {
 	size_t i, fb = w->o.frame_bytes;
 
-	w->nr_items = getenv("PW_ITEMS") ? (unsigned int)atoi(getenv("PW_ITEMS")) : 2 * w->o.threads + 4;
+	/* Twice the workers and some: a slow frame does not idle the others. */
+	w->nr_items = 2 * w->o.threads + 4;
 	w->items = calloc(w->nr_items, sizeof(*w->items));
 	if (!w->items)
 		return img_err(-ENOMEM, "no memory for frame buffers");
 	for (i = 0; i < w->nr_items; i++) {
 		struct pw_item *it = &w->items[i];
 
-		it->pub.data = aligned_alloc(4096, ALIGN_UP(fb, 4096));
-		it->cbuf = malloc(fb);
+		it->pub.data = img_huge_alloc(fb);
+		it->cbuf = img_huge_alloc(fb);
 		it->pub.runs = calloc(w->frame_pages, sizeof(*it->pub.runs));
 		it->out = calloc(w->frame_pages, sizeof(*it->out));
 		if (!it->pub.data || !it->cbuf || !it->pub.runs || !it->out)
@@ -694,8 +698,8 @@ void pstore_writer_free(struct pstore_writer *w)
 			free(it);
 	}
 	for (i = 0; w->items && i < w->nr_items; i++) {
-		free(w->items[i].pub.data);
-		free(w->items[i].cbuf);
+		img_huge_free(w->items[i].pub.data, w->o.frame_bytes);
+		img_huge_free(w->items[i].cbuf, w->o.frame_bytes);
 		free(w->items[i].pub.runs);
 		free(w->items[i].out);
 	}
