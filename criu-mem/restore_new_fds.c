@@ -95,6 +95,8 @@ static int type_matches(FdKind k, mode_t mode)
 	case FD_KIND__FD_CHR:
 	case FD_KIND__FD_TTY:
 		return S_ISCHR(mode);
+	case FD_KIND__FD_PIPE:
+		return S_ISFIFO(mode);
 	default:
 		return 0;
 	}
@@ -223,6 +225,10 @@ static int prepare_one(const struct restore_opts *o, FdEntry **all, size_t nr, c
 		ret = open_path(e, "/dev/null", &src);
 		break;
 	case FD_KIND__FD_PIPE:
+		if (e->path && e->path[0] == '/') {	/* a named FIFO */
+			ret = open_path(e, e->path, &src);
+			break;
+		}
 		ret = prepare_pipe(all, nr, e, pp, npp, &src);
 		if (ret == -ENOTCONN)
 			goto unsupported;

@@ -80,14 +80,20 @@ static int restore_altstack_comm(struct inject *in, const ThreadCore *tc)
 	return ret ? ret : ret2;
 }
 
-/* [addr, addr + len) inside one VMA of the image (writable when asked). */
+/* [addr, addr + len) covered by adjacent image VMAs (writable when asked). */
 static int in_image(const struct img_mem *m, uint64_t addr, uint64_t len, int writable,
 		    const char *what, uint32_t tid)
 {
-	const VmaEntry *v = img_mem_find_vma(m, addr);
+	uint64_t a = addr, end = addr + len;
+	const VmaEntry *v;
 
-	if (!v || addr + len < addr || addr + len > v->end ||
-	    (writable && !(v->prot & PROT_WRITE)))
+	while (end >= addr && a < end) {
+		v = img_mem_find_vma(m, a);
+		if (!v || (writable && !(v->prot & PROT_WRITE)))
+			break;
+		a = v->end;
+	}
+	if (end < addr || a < end)
 		return cm_err(-EBADMSG, "thread %u: %s %#lx+%lu is outside the image's %sVMAs",
 			      tid, what, (unsigned long)addr, (unsigned long)len,
 			      writable ? "writable " : "");
