@@ -3,8 +3,9 @@
  * Internals of new-process restore (criu-mem restore -D DIR), shared by
  * restore_new.c (orchestration), restore_new_host.c (the host process),
  * restore_new_fds.c (the fd table), restore_new_mm.c (clearing the host's
- * address space, vdso move, PR_SET_MM_MAP) and restore_new_task.c (per-task
- * kernel state set with injected syscalls).
+ * address space, vdso move, PR_SET_MM_MAP), restore_new_task.c (per-thread
+ * kernel state set with injected syscalls) and restore_new_threads.c (the
+ * other threads, created with injected clone3).
  *
  * Restored: every VMA at its address with its prot, flags and VmFlags, the
  * vdso block at the image's address, mm fields (PR_SET_MM_MAP: brk, stack,
