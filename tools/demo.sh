@@ -34,7 +34,12 @@ SPID=""
 ls -l "$W/img"
 
 step "criu-mem show $W/img"
-"$CM" show "$W/img" | head -40
+"$CM" show "$W/img" >"$W/show.txt"
+nv=$(grep -c '^[0-9a-f]*-[0-9a-f]* ' "$W/show.txt" || true)
+sed -n '1,/^range/p' "$W/show.txt"
+grep -E '^[0-9a-f]+-[0-9a-f]+ ' "$W/show.txt" | grep -v ' 0        0        0 ' | awk '$6 + $7 > 0' | head -12
+echo "... ($nv VMAs in all; the table lists each with its stored / zero / absent pages)"
+tail -2 "$W/show.txt"
 
 step "criu-mem verify $W/img"
 "$CM" verify "$W/img"
@@ -51,12 +56,11 @@ for _ in $(seq 200); do [ -s "$W/restored.pid" ] && break; sleep 0.05; done
 RPID=$(cat "$W/restored.pid")
 echo "restored pid $RPID: $(tr '\0' ' ' < /proc/"$RPID"/cmdline)"
 
-step "ask the restored sample to verify its own memory (SIGUSR1)"
+step "ask the restored sample to verify its own memory (SIGUSR1); it answers on this terminal"
 kill -USR1 "$RPID"
 rc=0
 wait "$CMPID" || rc=$?
 RPID=""
-tail -2 "$W/sample.out"
 if [ "$rc" = 0 ]; then
 	echo "demo: the restored process verified every region of its memory: OK"
 else
