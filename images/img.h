@@ -362,4 +362,66 @@ struct img_pagemap_counts {
  */
 int img_pagemap_counts(const struct img_dir *d, unsigned int pid, struct img_pagemap_counts *out);
 
+/* ------------------------------------------------------------------ */
+/* Added: validation of what checksums cannot vouch for (validate.c)    */
+
+#define IMG_MAX_VMAS		(1u << 20)	/* vm.max_map_count is 65530 unless raised */
+#define IMG_MAX_THREADS		(1u << 16)
+#define IMG_MAX_FDS		(1u << 20)
+#define IMG_MAX_LOAD_BYTES	(1ull << 30)	/* records of one file kept in memory */
+#define IMG_MAX_PATH		4096		/* PATH_MAX, with the NUL */
+#define IMG_MAX_AUXV		1024		/* auxv words (type, value pairs) */
+#define IMG_MAX_BUILD_ID	64
+#define IMG_MAX_XSTATE		(64u << 10)
+#define IMG_FPREGS_SIZE		512
+#define IMG_MAX_CHAIN		64		/* parent images */
+#define IMG_USER_END		0x00007ffffffff000ull	/* x86_64 TASK_SIZE, 4-level paging */
+#define IMG_VSYSCALL_START	0xffffffffff600000ull
+#define IMG_VSYSCALL_END	0xffffffffff601000ull
+
+/*
+ * Checks one VMA on its own: start < end, 4 KiB aligned (and aligned to
+ * 1 << page_shift), inside user space (or exactly the [vsyscall] page, for
+ * kind VMA_VSYSCALL only), kind in range, prot within PROT_READ|WRITE|EXEC|
+ * SEM, flags within the MAP_* bits in use with exactly one of SHARED/PRIVATE,
+ * page_shift 12/21/30 when present, path < IMG_MAX_PATH, pgoff aligned,
+ * build id <= 64 bytes, every guard range non-empty and inside the VMA.
+ * Returns 0, or -EBADMSG with the first problem described in why (NUL-
+ * terminated, truncated to len; why may be NULL). No I/O, no allocation.
+ */
+int img_validate_vma(const VmaEntry *v, char *why, size_t len);
+/*
+ * Every VMA of a list (sorted by start): img_validate_vma() on each, plus
+ * no overlap or disorder and at most IMG_MAX_VMAS. With cb, reports every
+ * problem ("vma 3: ...") and returns how many; with cb NULL, stops at the
+ * first, sets img_strerror() to it and returns 1. 0 means valid.
+ */
+int img_validate_vmas(VmaEntry *const *vmas, size_t nr, img_problem_cb cb, void *arg);
+/*
+ * The mm head: auxv even and <= IMG_MAX_AUXV words, exe path < IMG_MAX_PATH,
+ * nr_vmas <= IMG_MAX_VMAS, code/data/brk/arg/env bounds ordered and inside
+ * user space. Reports like img_validate_vmas().
+ */
+int img_validate_mm(const MmEntry *mm, img_problem_cb cb, void *arg);
+/*
+ * One thread: tid in 1..2^22, gpregs == sizeof(struct user_regs_struct) and
+ * fpregs (when present) == 512 bytes on x86_64, xstate <= IMG_MAX_XSTATE,
+ * rseq area <= 4096 bytes inside user space, comm < 64 bytes. Returns 0 or
+ * -EBADMSG with why set, like img_validate_vma().
+ */
+int img_validate_thread(const ThreadCore *t, char *why, size_t len);
+/* The task record: sigactions for signals 1..64 only, cwd/root < IMG_MAX_PATH. */
+int img_validate_task(const TaskCore *tc, char *why, size_t len);
+/* Task (may be NULL) and every thread, at most IMG_MAX_THREADS; reports like img_validate_vmas(). */
+int img_validate_core(const TaskCore *tc, ThreadCore *const *threads, size_t nr,
+		      img_problem_cb cb, void *arg);
+/* True when [start, end) is a non-empty 4 KiB-aligned user range or the [vsyscall] page. */
+int img_va_range_ok(uint64_t start, uint64_t end);
+/*
+ * A string from an image made safe for a terminal: printable ASCII and valid
+ * UTF-8 (no C1 controls) kept, backslash doubled, every other byte as \xNN;
+ * cut with "..." to fit len bytes (len >= 8). NULL gives "". Returns buf.
+ */
+const char *img_str_safe(const char *s, char *buf, size_t len);
+
 #endif

@@ -59,12 +59,17 @@ static int grow(void *arrp, size_t *cap, size_t n, size_t sz)
 	return 0;
 }
 
-/* Reads head + entries of a record file; entries go to *arr. */
+/*
+ * Reads head + entries of a record file; entries go to *arr. At most @max
+ * entries (and, for mm, no more than the head's nr_vmas) and
+ * IMG_MAX_LOAD_BYTES of records are kept: -EOVERFLOW past that.
+ */
 static int load_records(const struct img_dir *d, enum img_kind kind, unsigned int pid,
-			ProtobufCMessage **head, void *arrp, size_t *nr)
+			ProtobufCMessage **head, void *arrp, size_t *nr, size_t max)
 {
 	ProtobufCMessage ***arr = arrp, *msg;
 	struct img_reader *r = NULL;
+	uint64_t bytes = 0;
 	char name[64];
 	size_t cap = 0;
 	int ret;
@@ -77,7 +82,23 @@ static int load_records(const struct img_dir *d, enum img_kind kind, unsigned in
 	while ((ret = img_reader_next(r, &msg)) > 0) {
 		if (head && !*head) {
 			*head = msg;
+			if (kind != IMG_MM)
+				continue;
+			if (((MmEntry *)msg)->nr_vmas > max) {
+				ret = img_err(-EOVERFLOW, "'%s': head counts %u vmas, more than %zu",
+					      name, ((MmEntry *)msg)->nr_vmas, max);
+				break;
+			}
+			max = ((MmEntry *)msg)->nr_vmas;
 			continue;
+		}
+		bytes += protobuf_c_message_get_packed_size(msg);
+		if (*nr >= max || bytes > IMG_MAX_LOAD_BYTES) {
+			protobuf_c_message_free_unpacked(msg, NULL);
+			ret = img_err(-EOVERFLOW, "'%s': more than %zu records%s or %llu bytes of them",
+				      name, max, kind == IMG_MM ? " (the head's nr_vmas)" : "",
+				      (unsigned long long)IMG_MAX_LOAD_BYTES);
+			break;
 		}
 		ret = grow(arr, &cap, *nr, sizeof(**arr));
 		if (ret) {
@@ -114,21 +135,44 @@ static int walk_records(const struct img_dir *d, enum img_kind kind, unsigned in
 	return ret;
 }
 
+/* Validator problems go through chk() with the file name; the first error is kept. */
+struct vprob {
+	struct mem_chk *c;
+	const char *name;
+	int err;
+};
+
+static void vprob_cb(void *arg, const char *msg)
+{
+	struct vprob *p = arg;
+	int ret = chk(p->c, -EBADMSG, "'%s': %s", p->name, msg);
+
+	if (!p->err)
+		p->err = ret;
+}
+
 static int check_vmas(struct img_mem *m, struct mem_chk *c, const char *name)
 {
+	uint64_t pmask = m->page_size - 1;
+	char why[256];
 	size_t i, j = 0;
 	int ret = 0;
 
 	for (i = 0; i < m->nr_vmas && !ret; i++) {
 		VmaEntry *v = m->vmas[i];
+		int range_ok = img_va_range_ok(v->start, v->end) && !((v->start | v->end) & pmask);
+		int order_ok = !j || m->vmas[j - 1]->end <= v->start;
 
-		if (v->start >= v->end || (v->start | v->end) & (m->page_size - 1)) {
-			ret = chk(c, -EBADMSG, "'%s': vma %zu %#llx-%#llx is empty or unaligned",
-				  name, i, (unsigned long long)v->start, (unsigned long long)v->end);
-		} else if (j && m->vmas[j - 1]->end > v->start) {
+		if (img_validate_vma(v, why, sizeof(why)))
+			ret = chk(c, -EBADMSG, "'%s': vma %zu: %s", name, i, why);
+		else if (!range_ok)
+			ret = chk(c, -EBADMSG, "'%s': vma %zu %#llx-%#llx is not aligned to pages of %zu",
+				  name, i, (unsigned long long)v->start,
+				  (unsigned long long)v->end, m->page_size);
+		else if (!order_ok)
 			ret = chk(c, -EBADMSG, "'%s': vma %zu %#llx-%#llx overlaps or precedes the previous one",
 				  name, i, (unsigned long long)v->start, (unsigned long long)v->end);
-		} else {
+		if (range_ok && order_ok) {	/* kept even with bad bits: runs stay checkable */
 			m->vmas[j++] = v;
 			continue;
 		}
@@ -146,22 +190,28 @@ static int check_vmas(struct img_mem *m, struct mem_chk *c, const char *name)
 static int load_mm(const struct img_dir *d, struct img_mem *m, struct mem_chk *c)
 {
 	ProtobufCMessage *head = NULL;
+	struct vprob vp = { c, NULL, 0 };
 	char name[64];
 	int ret;
 
 	img_kind_filename(IMG_MM, m->pid, name, sizeof(name));
-	ret = load_records(d, IMG_MM, m->pid, &head, &m->vmas, &m->nr_vmas);
+	ret = load_records(d, IMG_MM, m->pid, &head, &m->vmas, &m->nr_vmas, IMG_MAX_VMAS);
 	m->mm = (MmEntry *)head;
 	if (ret)
 		return ret;
 	if (!m->mm)
 		return img_err(-EBADMSG, "'%s': no head record", name);
+	vp.name = name;
+	img_validate_mm(m->mm, vprob_cb, &vp);
+	if (vp.err)
+		return vp.err;
 	return check_vmas(m, c, name);
 }
 
-static int load_core(const struct img_dir *d, struct img_mem *m)
+static int load_core(const struct img_dir *d, struct img_mem *m, struct mem_chk *c)
 {
 	ProtobufCMessage *head = NULL;
+	struct vprob vp = { c, NULL, 0 };
 	char name[64];
 	int fd, ret;
 
@@ -170,9 +220,14 @@ static int load_core(const struct img_dir *d, struct img_mem *m)
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	close_safe(&fd);
-	ret = load_records(d, IMG_CORE, m->pid, &head, &m->threads, &m->nr_threads);
+	ret = load_records(d, IMG_CORE, m->pid, &head, &m->threads, &m->nr_threads,
+			   IMG_MAX_THREADS);
 	m->task = (TaskCore *)head;
-	return ret;
+	if (ret)
+		return ret;
+	vp.name = name;
+	img_validate_core(m->task, m->threads, m->nr_threads, vprob_cb, &vp);
+	return vp.err;
 }
 
 static int check_frame(struct img_mem *m, struct mem_chk *c, const FrameEntry *fe, size_t i,
@@ -438,6 +493,71 @@ static int load_runs(const struct img_dir *d, struct img_mem *m, struct mem_chk 
 	return ret;
 }
 
+/* The directory of the parent named by @inv, relative to @dir. NULL on no memory. */
+static char *parent_dir_path(const char *dir, const InventoryEntry *inv)
+{
+	char *path;
+
+	if (asprintf(&path, inv->parent_path[0] == '/' ? "%.0s%s" : "%s/%s", dir,
+		     inv->parent_path) < 0)
+		return NULL;
+	return path;
+}
+
+static int same_id(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
+{
+	return a->len == b->len && !memcmp(a->data, b->data, a->len);
+}
+
+/*
+ * Walks the parent chain of the image at @dir (inventory @inv) through the
+ * ancestors' inventories: -ELOOP when an image id comes back or the chain
+ * is deeper than IMG_MAX_CHAIN. An ancestor that is missing or has another
+ * id ends the walk (its pages are reported absent when needed).
+ */
+static int parent_chain_check(const char *dir, const InventoryEntry *inv)
+{
+	const InventoryEntry *chain[IMG_MAX_CHAIN + 1] = { inv };
+	InventoryEntry *held[IMG_MAX_CHAIN + 1] = { NULL };
+	char *path = NULL, *cur = strdup(dir);
+	struct img_dir *pd;
+	int n, k, ret = cur ? 0 : img_err(-ENOMEM, "no memory");
+
+	for (n = 0; !ret && chain[n]->has_parent_id && chain[n]->parent_path; n++) {
+		if (n == IMG_MAX_CHAIN) {
+			ret = img_err(-ELOOP, "parent chain of '%s' is longer than %d images", dir,
+				      IMG_MAX_CHAIN);
+			break;
+		}
+		path = parent_dir_path(cur, chain[n]);
+		if (!path) {
+			ret = img_err(-ENOMEM, "no memory");
+			break;
+		}
+		pd = NULL;
+		if (img_dir_open(path, &pd) || img_inventory_read(pd, &held[n + 1]) ||
+		    !same_id(&held[n + 1]->image_id, &chain[n]->parent_id)) {
+			img_dir_free(pd);
+			break;	/* reported when the pages are needed */
+		}
+		img_dir_free(pd);
+		chain[n + 1] = held[n + 1];
+		for (k = 0; k <= n; k++)
+			if (same_id(&chain[k]->image_id, &chain[n + 1]->image_id))
+				ret = img_err(-ELOOP, "parent chain of '%s' loops: '%s' is image %d "
+					      "of the chain again", dir, path, k);
+		free(cur);
+		cur = path;
+		path = NULL;
+	}
+	free(path);
+	free(cur);
+	for (k = 0; k <= IMG_MAX_CHAIN; k++)
+		if (held[k])
+			inventory_entry__free_unpacked(held[k], NULL);
+	return ret;
+}
+
 /* Page size from pagemap head (must match the inventory when there is one). */
 static int load_meta(const struct img_dir *d, struct img_mem *m, struct mem_chk *c)
 {
@@ -476,6 +596,9 @@ static int load_meta(const struct img_dir *d, struct img_mem *m, struct mem_chk 
 	if (inv->page_size != m->page_size)
 		ret = chk(c, -EBADMSG, "'%s': page size %zu, inventory says %u", name,
 			  m->page_size, inv->page_size);
+	if (!ret && inv->has_parent_id && inv->parent_path &&
+	    parent_chain_check(img_dir_path(d), inv))
+		ret = chk(c, -ELOOP, "%s", img_strerror());
 	if (inv->has_parent_id && inv->parent_path) {
 		mc->parent_id = malloc(inv->parent_id.len + 1);
 		mc->parent_path = strdup(inv->parent_path);
@@ -507,7 +630,7 @@ static int mem_load(const struct img_dir *d, unsigned int pid, struct mem_chk *c
 	if (!ret)
 		ret = load_mm(d, m, c);
 	if (!ret)
-		ret = load_core(d, m);
+		ret = load_core(d, m, c);
 	if (ret)
 		goto err;
 	m->pages_fd = img_dir_open_file(d, m->cache->pages_name);

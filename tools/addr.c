@@ -328,7 +328,8 @@ static int elf_map_path(const char *path, struct elf_map *em, struct stat *st)
 	int fd;
 
 	em->p = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* An image names the path: a FIFO or a tty must not block or become ours. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, st) || !S_ISREG(st->st_mode) || st->st_size < (off_t)sizeof(Elf64_Ehdr) ||

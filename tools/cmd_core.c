@@ -6,9 +6,11 @@
  * stored pages frame by frame with parallel decompression, parent pages
  * through img_mem_read().
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,8 @@ struct core_ctx {
 	struct img_mem *m;
 	int fd;
 	const char *out_path;
-	int created;		/* out_path is ours to remove on failure */
+	char *tmp_path;		/* written here, renamed to out_path when complete */
+	int force;		/* replace an existing out_path */
 	uint8_t *buf;
 	const uint8_t *vdso;	/* our own [vdso] when it is the dumped one */
 	struct progress pb;
@@ -38,12 +41,14 @@ struct core_ctx {
 
 static void core_usage(FILE *f)
 {
-	fprintf(f, "usage: criu-mem core [--all] [-p PID] [-q] DIR -o FILE\n\n"
+	fprintf(f, "usage: criu-mem core [--all] [--force] [-p PID] [-q] DIR -o FILE\n\n"
 		   "Writes an ELF core file of the dumped process that gdb opens:\n"
 		   "  gdb PROGRAM FILE\n"
 		   "Zero pages and pages not in the image are holes of a sparse file;\n"
 		   "file-backed memory not in the image is read by gdb from the mapped files.\n\n"
-		   "  -o, --output FILE  the core file to write (mode 0600)\n"
+		   "  -o, --output FILE  the core file to write (mode 0600); written under a\n"
+		   "                     temporary name and renamed when complete\n"
+		   "  -f, --force        replace FILE if it exists (never follows a symlink)\n"
 		   "  -a, --all          include VMAs marked VM_DONTDUMP (madvise DONTDUMP)\n"
 		   "  -p, --pid PID      process of the image (default: the root process)\n"
 		   "  -q, --no-progress  no progress bar\n");
@@ -328,6 +333,74 @@ static void core_fill_in(const struct addr_img *ai, struct elfcore_in *in, char 
 		in->psargs = psargs;
 }
 
+/* Refuses an existing output unless --force; lstat: a symlink counts as existing. */
+static int core_check_out(const struct core_ctx *c)
+{
+	struct stat st;
+
+	if (lstat(c->out_path, &st) == 0) {
+		if (!c->force)
+			return cm_err(-EEXIST, "'%s' exists (use --force to replace it)",
+				      c->out_path);
+		if (S_ISDIR(st.st_mode))
+			return cm_err(-EISDIR, "'%s' is a directory", c->out_path);
+	} else if (errno != ENOENT) {
+		return cm_err(-errno, "cannot check '%s'", c->out_path);
+	}
+	return 0;
+}
+
+/* Creates a fresh temporary file next to the output: never follows, never truncates. */
+static int core_create(struct core_ctx *c)
+{
+	unsigned int i, salt = (unsigned int)getpid() ^ (unsigned int)now_ns();
+
+	for (i = 0; i < 16; i++) {
+		free(c->tmp_path);
+		if (asprintf(&c->tmp_path, "%s.tmp.%08x", c->out_path, salt + i * 0x9e3779b9u) < 0) {
+			c->tmp_path = NULL;
+			return cm_err(-ENOMEM, "no memory for the name of '%s'", c->out_path);
+		}
+		c->fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (c->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (c->fd < 0) {
+		int err = -errno;
+
+		free(c->tmp_path);
+		c->tmp_path = NULL;
+		return cm_err(err, "cannot create a temporary file next to '%s'", c->out_path);
+	}
+	return 0;
+}
+
+/* Moves the finished file into place: without --force only if the name is still free. */
+static int core_publish(struct core_ctx *c)
+{
+	int ret = 0;
+
+	if (c->force) {
+		if (rename(c->tmp_path, c->out_path))
+			ret = -errno;
+	} else if (renameat2(AT_FDCWD, c->tmp_path, AT_FDCWD, c->out_path, RENAME_NOREPLACE)) {
+		ret = -errno;
+		if (ret == -EINVAL || ret == -ENOSYS) {	/* no RENAME_NOREPLACE: link is exclusive */
+			ret = link(c->tmp_path, c->out_path) ? -errno : 0;
+			if (!ret)
+				unlink(c->tmp_path);
+		}
+	}
+	if (ret == -EEXIST)
+		return cm_err(ret, "'%s' appeared while writing (use --force to replace it)",
+			      c->out_path);
+	if (ret)
+		return cm_err(ret, "cannot rename '%s' to '%s'", c->tmp_path, c->out_path);
+	free(c->tmp_path);
+	c->tmp_path = NULL;
+	return 0;
+}
+
 static int core_write(struct core_ctx *c, const struct addr_img *ai, int all, int quiet)
 {
 	struct elfcore_buf notes = { 0 }, head = { 0 };
@@ -348,12 +421,9 @@ static int core_write(struct core_ctx *c, const struct addr_img *ai, int all, in
 		ret = elfcore_head(&plan, &notes, &head);
 	if (ret)
 		goto out;
-	c->fd = open(c->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (c->fd < 0) {
-		ret = cm_err(-errno, "cannot create '%s'", c->out_path);
+	ret = core_create(c);
+	if (ret)
 		goto out;
-	}
-	c->created = 1;
 	ret = pwrite_full(c->fd, head.p, head.len, 0);
 	if (ret) {
 		cm_err(ret, "cannot write '%s'", c->out_path);
@@ -374,9 +444,11 @@ static int core_write(struct core_ctx *c, const struct addr_img *ai, int all, in
 			     (unsigned long)plan.file_size);
 	if (!ret && close(c->fd)) {
 		c->fd = -1;
-		ret = cm_err(-errno, "cannot write '%s'", c->out_path);
+		ret = cm_err(-errno, "cannot write '%s'", c->tmp_path);
 	}
 	c->fd = -1;
+	if (!ret)
+		ret = core_publish(c);
 	if (!ret)
 		pr_info("wrote '%s': %zu segments, %lu bytes of memory, %lu stored",
 			c->out_path, plan.nr, (unsigned long)plan.data_bytes,
@@ -394,6 +466,7 @@ int cmd_core(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "no-progress", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -405,13 +478,16 @@ int cmd_core(int argc, char **argv)
 	unsigned int pid = 0;
 	uint64_t v;
 
-	while ((o = getopt_long(argc, argv, "o:ap:qh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "o:afp:qh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'o':
 			c.out_path = optarg;
 			break;
 		case 'a':
 			all = 1;
+			break;
+		case 'f':
+			c.force = 1;
 			break;
 		case 'q':
 			quiet = 1;
@@ -435,6 +511,9 @@ int cmd_core(int argc, char **argv)
 		core_usage(stderr);
 		return CM_EXIT_USAGE;
 	}
+	ret = core_check_out(&c);
+	if (ret)
+		return cm_exit_code(ret);
 	ret = addr_img_open(&ai, argv[optind], pid);
 	if (ret)
 		return cm_exit_code(ret);
@@ -460,9 +539,10 @@ int cmd_core(int argc, char **argv)
 		goto out;
 	}
 	ret = core_write(&c, &ai, all, quiet);
-	if (ret && c.created)
-		unlink(c.out_path);
+	if (c.tmp_path)		/* failed: nothing is left behind */
+		unlink(c.tmp_path);
 out:
+	free(c.tmp_path);
 	free(c.buf);
 	addr_img_close(&ai);
 	return cm_exit_code(ret);

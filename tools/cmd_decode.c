@@ -34,12 +34,17 @@ static void dec_usage(FILE *f)
 
 static void dec_msg(struct dec *d, const char *key, const ProtobufCMessage *m);
 
+/* Human output shows at most this many bytes of a string or bytes field. */
+#define DEC_TEXT_MAX	4096
+
 static void dec_hex(FILE *f, const uint8_t *p, size_t len)
 {
 	size_t i;
 
-	for (i = 0; i < len; i++)
+	for (i = 0; i < len && i < DEC_TEXT_MAX; i++)
 		fprintf(f, "%02x", p[i]);
+	if (len > DEC_TEXT_MAX)
+		fputs("...", f);
 }
 
 static void dec_text_key(struct dec *d, const char *key)
@@ -130,8 +135,10 @@ static void dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, const vo
 		if (d->j)
 			json_str(d->j, f->name, s);
 		else {
+			char safe[DEC_TEXT_MAX + 8];
+
 			dec_text_key(d, f->name);
-			fprintf(d->out, "\"%s\"\n", s ? s : "");
+			fprintf(d->out, "\"%s\"\n", img_str_safe(s, safe, sizeof(safe)));
 		}
 		break;
 	case PROTOBUF_C_TYPE_BYTES:

@@ -6,6 +6,8 @@
  * worker threads (one img_mem each) search inside the chunks and keep each
  * chunk's first and last patlen-1 bytes; the main thread prints hits in
  * address order and searches the seams between address-contiguous chunks.
+ * Zero and lazy runs are one chunk each, whatever their size, and never
+ * read: a zero run matches by arithmetic (all-zero pattern) or not at all.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -26,10 +28,19 @@
 #define GREP_PAT_MAX	4096
 #define GREP_WINDOW	64	/* chunks searched ahead of the printer */
 #define GREP_THREADS_MAX 64
+#define GREP_MAX_CHUNKS	(1u << 20)	/* 4 TiB of stored or parent memory */
+#define GREP_ZERO_PRINT_MAX (1u << 20)	/* zero-page matches printed without --max */
+
+enum grep_kind {
+	CH_READ,	/* stored or parent pages: read and searched */
+	CH_ZSKIP,	/* zero pages, a pattern with a nonzero byte: no match inside */
+	CH_ZALL,	/* zero pages, an all-zero pattern: matches at every offset */
+	CH_ABSENT,	/* lazy pages, not in the image: no match */
+};
 
 struct grep_chunk {
 	uint64_t start, end;	/* [start, end): read and searched by one worker */
-	int skip;		/* only zero pages and a pattern with a nonzero byte */
+	enum grep_kind kind;
 	uint8_t *edge;		/* head, head present, tail, tail present: patlen-1 each */
 	char *msg;		/* why err */
 	int done, err;
@@ -47,7 +58,8 @@ struct grep_ctx {
 	uint64_t max;		/* 0: no limit */
 	struct grep_chunk *chunks;
 	size_t nr_chunks, cap_chunks;
-	size_t max_chunk;	/* longest chunk in bytes */
+	size_t max_chunk;	/* longest CH_READ chunk in bytes */
+	uint64_t zero_hits;	/* matches inside CH_ZALL chunks */
 	atomic_size_t next;
 	atomic_int stop;
 	size_t printed_upto;	/* chunks before this index are printed (under lock) */
@@ -103,10 +115,19 @@ static long grep_parse_hex(const char *s, uint8_t *out, size_t cap)
 	return n ? (long)n : -EINVAL;
 }
 
-static int grep_add_chunk(struct grep_ctx *g, uint64_t start, uint64_t end, int skip)
+static int grep_add_chunk(struct grep_ctx *g, uint64_t start, uint64_t end, enum grep_kind kind)
 {
 	struct grep_chunk *c;
 
+	if (g->nr_chunks && kind != CH_READ) {	/* zero/lazy runs merge whatever their size */
+		c = &g->chunks[g->nr_chunks - 1];
+		if (c->kind == kind && c->end == start) {
+			c->end = end;
+			return 0;
+		}
+	}
+	if (g->nr_chunks >= GREP_MAX_CHUNKS)
+		return -E2BIG;
 	if (g->nr_chunks == g->cap_chunks) {
 		size_t cap = g->cap_chunks ? 2 * g->cap_chunks : 256;
 
@@ -120,8 +141,9 @@ static int grep_add_chunk(struct grep_ctx *g, uint64_t start, uint64_t end, int 
 	memset(c, 0, sizeof(*c));
 	c->start = start;
 	c->end = end;
-	c->skip = skip;
-	g->max_chunk = MAX(g->max_chunk, (size_t)(end - start));
+	c->kind = kind;
+	if (kind == CH_READ)
+		g->max_chunk = MAX(g->max_chunk, (size_t)(end - start));
 	return 0;
 }
 
@@ -133,44 +155,36 @@ static int bytes_all_zero(const uint8_t *p, size_t n)
 	return 1;
 }
 
-/* True when every page of [s, e) lies in PE_ZERO runs. */
-static int grep_all_zero(const struct img_mem *m, uint64_t s, uint64_t e)
-{
-	const struct img_run *r;
-
-	while (s < e) {
-		r = img_mem_find_run(m, s);
-		if (!r || !(r->flags & PE_ZERO))
-			return 0;
-		s = r->vaddr + r->nr_pages * m->page_size;
-	}
-	return 1;
-}
-
 struct grep_plan {
 	uint64_t cs, ce;	/* the chunk being built */
-	int open, pat_nonzero;
+	int open;
 };
 
-static int grep_close(struct grep_ctx *g, const struct img_mem *m, struct grep_plan *pl)
+static int grep_close(struct grep_ctx *g, struct grep_plan *pl)
 {
 	if (!pl->open)
 		return 0;
 	pl->open = 0;
-	pr_debug("chunk %#lx-%#lx", (unsigned long)pl->cs, (unsigned long)pl->ce);
-	return grep_add_chunk(g, pl->cs, pl->ce, pl->pat_nonzero && grep_all_zero(m, pl->cs, pl->ce));
+	return grep_add_chunk(g, pl->cs, pl->ce, CH_READ);
+}
+
+/* Matches of an all-zero pattern strictly inside a zero chunk. */
+static uint64_t grep_zero_count(const struct grep_ctx *g, const struct grep_chunk *c)
+{
+	return c->end - c->start >= g->patlen ? c->end - c->start - g->patlen + 1 : 0;
 }
 
 /*
  * Cuts the runs into chunks of at least GREP_CHUNK bytes (the last of a
  * contiguous span may be shorter). Stored runs never straddle a frame, and
  * a chunk ends only where a run ends, so no frame is shared by two chunks
- * unless one run alone exceeds GREP_CHUNK. Zero and parent runs are split
- * freely.
+ * unless one run alone exceeds GREP_CHUNK. Parent runs are split freely;
+ * zero and lazy runs become chunks of their own, never read.
  */
 static int grep_plan(struct grep_ctx *g, const struct img_mem *m, uint64_t *total)
 {
-	struct grep_plan pl = { .pat_nonzero = !bytes_all_zero(g->pat, g->patlen) };
+	enum grep_kind zk = bytes_all_zero(g->pat, g->patlen) ? CH_ZALL : CH_ZSKIP;
+	struct grep_plan pl = { 0 };
 	size_t i;
 	int ret = 0;
 
@@ -181,7 +195,13 @@ static int grep_plan(struct grep_ctx *g, const struct img_mem *m, uint64_t *tota
 
 		*total += re - cur;
 		if (pl.open && cur != pl.ce)
-			ret = grep_close(g, m, &pl);
+			ret = grep_close(g, &pl);
+		if (!ret && (r->flags == PE_ZERO || r->flags == PE_LAZY)) {
+			ret = grep_close(g, &pl);
+			if (!ret)
+				ret = grep_add_chunk(g, cur, re, r->flags == PE_LAZY ? CH_ABSENT : zk);
+			continue;
+		}
 		while (!ret && cur < re) {
 			if (!pl.open) {
 				pl.cs = cur;
@@ -191,11 +211,17 @@ static int grep_plan(struct grep_ctx *g, const struct img_mem *m, uint64_t *tota
 				cur + MIN(re - cur, GREP_CHUNK - (cur - pl.cs));
 			cur = pl.ce;
 			if (pl.ce - pl.cs >= GREP_CHUNK)
-				ret = grep_close(g, m, &pl);
+				ret = grep_close(g, &pl);
 		}
 	}
 	if (!ret)
-		ret = grep_close(g, m, &pl);
+		ret = grep_close(g, &pl);
+	for (i = 0; i < g->nr_chunks; i++) {
+		pr_debug("chunk %#lx-%#lx", (unsigned long)g->chunks[i].start,
+			 (unsigned long)g->chunks[i].end);
+		if (g->chunks[i].kind == CH_ZALL)
+			g->zero_hits += grep_zero_count(g, &g->chunks[i]);
+	}
 	return ret;
 }
 
@@ -249,7 +275,7 @@ static int absent_bit(const uint8_t *absent, uint64_t pg)
 
 /* Keeps the first and last patlen-1 bytes of a chunk for the seam search. */
 static int grep_edges(struct grep_ctx *g, struct grep_chunk *c, const uint8_t *buf,
-		      const uint8_t *absent, size_t ps)
+		      const uint8_t *absent, size_t ps, int present)
 {
 	size_t L = g->patlen - 1, n = c->end - c->start, i;
 	uint64_t base = ALIGN_DOWN(c->start, (uint64_t)ps);
@@ -260,10 +286,10 @@ static int grep_edges(struct grep_ctx *g, struct grep_chunk *c, const uint8_t *b
 	e = c->edge = malloc(4 * L);
 	if (!e)
 		return -ENOMEM;
-	if (!buf) {		/* skipped zero chunk */
+	if (!buf) {		/* unread chunk: zero pages, or absent ones */
 		memset(e, 0, 4 * L);
-		memset(e + L, 1, L);
-		memset(e + 3 * L, 1, L);
+		memset(e + L, present, L);
+		memset(e + 3 * L, present, L);
 		return 0;
 	}
 	memcpy(e, buf, L);
@@ -288,7 +314,7 @@ static int grep_chunk_search(struct grep_ctx *g, struct img_mem *m, struct grep_
 	nabs = img_mem_read(m, c->start, buf, len, absent);
 	if (nabs < 0)
 		return (int)nabs;
-	ret = grep_edges(g, c, buf, nabs ? absent : NULL, ps);
+	ret = grep_edges(g, c, buf, nabs ? absent : NULL, ps, 1);
 	if (ret)
 		return ret;
 	if (!nabs)
@@ -334,7 +360,7 @@ static void *grep_worker_main(void *arg)
 	if (!w->ret) {
 		ps = w->m->page_size;
 		bmlen = (g->max_chunk / ps + 2) / 8 + 1;
-		buf = malloc(g->max_chunk);
+		buf = malloc(MAX(g->max_chunk, (size_t)1));
 		absent = malloc(bmlen);
 		if (!buf || !absent)
 			w->ret = -ENOMEM;
@@ -352,8 +378,8 @@ static void *grep_worker_main(void *arg)
 		pthread_mutex_unlock(&g->lock);
 		if (atomic_load(&g->stop))
 			;
-		else if (c->skip)
-			c->err = grep_edges(g, c, NULL, NULL, ps);
+		else if (c->kind != CH_READ)
+			c->err = grep_edges(g, c, NULL, NULL, ps, c->kind != CH_ABSENT);
 		else
 			c->err = grep_chunk_search(g, w->m, c, buf, absent, bmlen);
 		if (c->err)	/* reported in address order by grep_collect() */
@@ -378,9 +404,11 @@ static void *grep_worker_main(void *arg)
 static void grep_print_hit(const struct img_mem *m, uint64_t a)
 {
 	const VmaEntry *v = img_mem_find_vma(m, a);
+	char name[256];
 
 	if (v)
-		printf("%#014lx  %s+%#lx\n", (unsigned long)a, addr_vma_name(v),
+		printf("%#014lx  %s+%#lx\n", (unsigned long)a,
+		       img_str_safe(addr_vma_name(v), name, sizeof(name)),
 		       (unsigned long)(a - v->start));
 	else
 		printf("%#014lx\n", (unsigned long)a);
@@ -442,8 +470,13 @@ static long grep_collect(struct grep_ctx *g, const struct img_mem *m, struct pro
 			err = -EIO;
 			break;
 		}
+		if (c->kind == CH_ZALL)
+			c->count = grep_zero_count(g, c);
 		for (k = 0; k < c->nr_hits && (!g->max || total + k < g->max); k++)
 			grep_print_hit(m, c->hits[k]);
+		for (k = 0; c->kind == CH_ZALL && !g->count_only && k < c->count &&
+		     (!g->max || total + k < g->max); k++)
+			grep_print_hit(m, c->start + k);	/* bounded by grep_run() */
 		total += c->count;
 		if (g->max && total > g->max)
 			total = g->max;
@@ -486,8 +519,16 @@ static long grep_run(struct grep_ctx *g, struct img_mem *m, unsigned int jobs, i
 		return cm_err(-EINVAL, "pattern of %zu bytes is longer than a page (%zu)",
 			      g->patlen, m->page_size);
 	ret = grep_plan(g, m, &total);
+	if (ret == -E2BIG)
+		return cm_err(-E2BIG, "the image of pid %u has more than %u chunks of %u MiB to "
+			      "search", g->pid, GREP_MAX_CHUNKS, GREP_CHUNK >> 20);
 	if (ret)
-		return cm_err((int)ret, "cannot plan the search");
+		return cm_err((int)ret, "cannot plan the search of pid %u", g->pid);
+	if (g->zero_hits > GREP_ZERO_PRINT_MAX && !g->count_only &&
+	    (!g->max || g->max > GREP_ZERO_PRINT_MAX))
+		return cm_err(-E2BIG, "an all-zero pattern matches %llu times in the zero pages of "
+			      "pid %u: use --count, or --max up to %u",
+			      (unsigned long long)g->zero_hits, g->pid, GREP_ZERO_PRINT_MAX);
 	if (!g->nr_chunks)
 		return 0;
 	if (jobs > g->nr_chunks)

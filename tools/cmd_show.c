@@ -19,6 +19,10 @@
 #include "log.h"
 #include "util.h"
 
+/* Image strings in human output: escaped, at most about 4 KiB (a buffer per use). */
+#define SHOW_TEXT_MAX	4096
+#define SAFE(str)	img_str_safe((str), (char[SHOW_TEXT_MAX + 8]){ 0 }, SHOW_TEXT_MAX + 8)
+
 struct show {
 	struct json_out *j;
 	int has_vma;
@@ -155,7 +159,7 @@ static void show_vma(struct show *s, const struct img_mem *m, const VmaEntry *v,
 		printf("%012" PRIx64 "-%012" PRIx64 " %9" PRIu64 "K %s %-13s %8" PRIu64 " %8" PRIu64
 		       " %8" PRIu64 " %8" PRIu64 " %s\n", v->start, v->end,
 		       (v->end - v->start) >> 10, p, kind_name(v->kind), vp->n[0], vp->n[1],
-		       vp->n[2], vp->n[3] + vp->n[4], v->path ? v->path : "");
+		       vp->n[2], vp->n[3] + vp->n[4], SAFE(v->path));
 	}
 	if (s->has_vma)
 		show_runs(s, m, v);
@@ -212,7 +216,7 @@ static int show_proc(struct show *s, const struct img_dir *d, const ProcessEntry
 		json_arr_begin(s->j, "vmas");
 	} else {
 		printf("\nprocess %u%s%s%s, %zu threads, %zu vmas\n", pe->pid,
-		       pe->comm ? " (" : "", pe->comm ? pe->comm : "", pe->comm ? ")" : "",
+		       pe->comm ? " (" : "", SAFE(pe->comm), pe->comm ? ")" : "",
 		       m->nr_threads, m->nr_vmas);
 		printf("%-25s %10s %-4s %-13s %8s %8s %8s %8s %s\n", "range", "size", "perm", "kind",
 		       "stored", "zero", "parent", "absent", "path");
@@ -267,14 +271,15 @@ static void show_inventory(struct show *s, const InventoryEntry *inv)
 		json_u64(s->j, "files", inv->n_files);
 		return;
 	}
-	printf("image format %u, written by criu-mem %s\n", inv->format_version, inv->tool_version);
-	printf("kernel %s, arch %s, page size %u\n", inv->kernel_release, inv->arch,
-	       inv->page_size);
+	printf("image format %u, written by criu-mem %s\n", inv->format_version,
+	       SAFE(inv->tool_version));
+	printf("kernel %s, ", SAFE(inv->kernel_release));
+	printf("arch %s, page size %u\n", SAFE(inv->arch), inv->page_size);
 	printf("dumped %s, root pid %u, %zu processes, %zu files\n", when, inv->root_pid,
 	       inv->n_procs, inv->n_files);
 	printf("image id %s", id);
 	if (inv->has_parent_id)
-		printf(", parent %s (%s)", pid, inv->parent_path ? inv->parent_path : "no path");
+		printf(", parent %s (%s)", pid, inv->parent_path ? SAFE(inv->parent_path) : "no path");
 	printf("\n");
 }
 

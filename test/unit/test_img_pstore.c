@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "test_img.h"
@@ -239,6 +240,7 @@ UNIT_TEST(img_pstore_huge_runs)
 	mm.nr_vmas = 1;
 	ve.start = start;
 	ve.end = start + (big + 1) * 4096;
+	ve.flags = MAP_PRIVATE | MAP_ANONYMOUS;
 	CHECK(!img_writer_put(mw, &mm.base) && !img_writer_put(mw, &ve.base));
 	CHECK(!img_writer_close(mw));
 	CHECK(!pstore_writer_open(d, 5, &o, &w));
