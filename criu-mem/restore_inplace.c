@@ -13,11 +13,87 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+
 #include "freeze.h"
 #include "inject.h"
+#include "kapi.h"
 #include "log.h"
 #include "restore.h"
 #include "util.h"
+
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+#define RSEQ_UNREGISTER 1
+
+/*
+ * A thread's rseq registration as in the image: a thread that was still
+ * starting at dump time registers its rseq area again once rolled back, and
+ * glibc aborts when the kernel says it already is. Runs rseq() inside the
+ * thread (@in: its inject session, or NULL for a temporary one).
+ */
+static int thread_rseq(struct restore_ctx *c, struct inject *in, const ThreadCore *tc)
+{
+	struct cm_ptrace_rseq_config rc = { 0 };
+	uint64_t want = tc->has_rseq_addr ? tc->rseq_addr : 0;
+	uint32_t len = tc->has_rseq_len ? tc->rseq_len : 0, sig = tc->has_rseq_sig ? tc->rseq_sig : 0;
+	unsigned long a[6] = { 0 };
+	struct inject tmp;
+	long ret = 0;
+	int ok = 1;
+
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tc->tid, sizeof(rc), &rc) <= 0)
+		return 0;	/* no rseq here */
+	if (rc.rseq_abi_pointer == want &&
+	    (!want || (rc.rseq_abi_size == len && rc.signature == sig)))
+		return 0;
+	pr_debug("thread %u: rseq %#llx -> %#llx", tc->tid, (unsigned long long)rc.rseq_abi_pointer,
+		 (unsigned long long)want);
+	if (!in) {
+		memset(&tmp, 0, sizeof(tmp));
+		ret = inject_init(&tmp, tc->tid);
+		if (ret)
+			return (int)ret;
+		in = &tmp;
+	}
+	if (rc.rseq_abi_pointer) {
+		a[0] = rc.rseq_abi_pointer;
+		a[1] = rc.rseq_abi_size;
+		a[2] = RSEQ_UNREGISTER;
+		a[3] = rc.signature;
+		ret = inject_syscall(in, SYS_rseq, a, &ok);
+	}
+	if (ret >= 0 && ok && want) {
+		a[0] = want;
+		a[1] = len;
+		a[2] = 0;
+		a[3] = sig;
+		ret = inject_syscall(in, SYS_rseq, a, &ok);
+	}
+	if (in == &tmp && inject_release(&tmp) && ret >= 0)
+		ret = -ESRCH;
+	if (ret < 0 || !ok)
+		return cm_err(ret < 0 ? (int)ret : -EIO, "cannot put back the rseq registration "
+			      "of thread %u of pid %d", tc->tid, (int)c->pid);
+	return 0;
+}
+
+static int inplace_rseq(struct restore_ctx *c, struct inject *leader)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < c->mem->nr_threads; i++) {
+		const ThreadCore *tc = c->mem->threads[i];
+
+		ret = thread_rseq(c, (pid_t)tc->tid == leader->tid ? leader : NULL, tc);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
 
 /* Steps after the point of no return; the caller handles a failure. */
 static int inplace_modify(struct restore_ctx *c, struct inject *in)
@@ -33,6 +109,10 @@ static int inplace_modify(struct restore_ctx *c, struct inject *in)
 	if (!ret)
 		ret = restore_madvise(c);
 	c->st.t_madvise_ns = now_ns() - t0;
+	if (!ret) {
+		c->started |= RST_REGS;
+		ret = inplace_rseq(c, in);
+	}
 	/* The leader's registers come back from the inject session first. */
 	rel = inject_release(in);
 	if (!ret)
