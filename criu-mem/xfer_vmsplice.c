@@ -32,6 +32,7 @@
 struct vs_pipe {
 	int rfd;		/* our copy of the read end */
 	int twfd;		/* the write end, in the target */
+	int trfd;		/* the read end, in the target (kept while guarded) */
 	int busy;		/* a drain job is queued or running */
 	char *dst;
 	size_t len;
@@ -40,6 +41,7 @@ struct vs_pipe {
 struct vs {
 	struct inject in;
 	int in_inited, in_active;
+	int guarded;		/* a guard undoes our changes if we die */
 	struct inject_scratch scratch;
 	int scratch_mapped;
 	struct vs_pipe p[VS_NPIPES];
@@ -151,6 +153,18 @@ static void queue_drain(struct vs *v, int i, char *dst, size_t len)
 
 /* ---- setup and teardown ---- */
 
+static int vs_size_pipe(struct xfer *x, struct vs *v, struct vs_pipe *p)
+{
+	long ret = fcntl(p->rfd, F_SETPIPE_SZ, VS_PIPE_BYTES);
+
+	if (ret < 0)
+		ret = fcntl(p->rfd, F_GETPIPE_SZ);
+	if (ret < (long)x->t.page_size)
+		return cm_err(-errno, "pid %d: cannot size a pipe", (int)x->t.pid);
+	v->pipe_pages = MIN(v->pipe_pages, (size_t)ret / x->t.page_size);
+	return 0;
+}
+
 static int vs_make_pipe(struct xfer *x, struct vs *v, struct vs_pipe *p)
 {
 	uint64_t fds_addr = v->scratch.addr + VS_NPIPES * VS_IOV_SLOT;
@@ -171,6 +185,13 @@ static int vs_make_pipe(struct xfer *x, struct vs *v, struct vs_pipe *p)
 	trfd = fds[0];
 	p->twfd = fds[1];
 	p->rfd = inject_getfd(x->t.pidfd, trfd);
+	/* Guarded, the target keeps its read end until vs_close(): if we die,
+	 * a vmsplice in flight then never finds a reader-less pipe (EPIPE would
+	 * SIGPIPE the target before the guard could step in). */
+	if (v->guarded) {
+		p->trfd = trfd;
+		return p->rfd < 0 ? p->rfd : vs_size_pipe(x, v, p);
+	}
 	/* The read end stays open through our copy: close the target's now. */
 	r = vs_inject(x, v, SYS_close, trfd, 0, 0, 0, &ret);
 	if (p->rfd < 0)
@@ -179,13 +200,21 @@ static int vs_make_pipe(struct xfer *x, struct vs *v, struct vs_pipe *p)
 		return r;
 	if (ret < 0)
 		return cm_err((int)ret, "pid %d: injected close(%d)", (int)x->t.pid, trfd);
-	ret = fcntl(p->rfd, F_SETPIPE_SZ, VS_PIPE_BYTES);
-	if (ret < 0)
-		ret = fcntl(p->rfd, F_GETPIPE_SZ);
-	if (ret < (long)x->t.page_size)
-		return cm_err(-errno, "pid %d: cannot size a pipe", (int)x->t.pid);
-	v->pipe_pages = MIN(v->pipe_pages, (size_t)ret / x->t.page_size);
-	return 0;
+	return vs_size_pipe(x, v, p);
+}
+
+/* Injected close() of a fd of the target (-1: nothing to do). */
+static int vs_close_remote(struct xfer *x, struct vs *v, int fd)
+{
+	long r;
+	int e;
+
+	if (fd < 0 || !v->in_active)
+		return 0;
+	e = vs_inject(x, v, SYS_close, fd, 0, 0, 0, &r);
+	if (!e && r < 0)
+		return cm_err((int)r, "pid %d: injected close(%d)", (int)x->t.pid, fd);
+	return e;
 }
 
 static int vs_close(struct xfer *x)
@@ -208,15 +237,13 @@ static int vs_close(struct xfer *x)
 		v->in_active = 0;
 	for (i = 0; i < VS_NPIPES; i++) {
 		/* The target's write end goes first, so a write never sees EPIPE. */
-		if (v->p[i].twfd >= 0 && v->in_active) {
-			int e = vs_inject(x, v, SYS_close, v->p[i].twfd, 0, 0, 0, &r);
+		int e = vs_close_remote(x, v, v->p[i].twfd);
 
-			if (e && !ret)
-				ret = e;
-			else if (!e && r < 0 && !ret)
-				ret = cm_err((int)r, "pid %d: injected close(%d)", (int)x->t.pid,
-					     v->p[i].twfd);
-		}
+		if (!ret)
+			ret = e;
+		e = vs_close_remote(x, v, v->p[i].trfd);
+		if (!ret)
+			ret = e;
 		close_safe(&v->p[i].rfd);
 	}
 	if (v->scratch_mapped && v->in_active) {
@@ -248,7 +275,7 @@ static int vs_open(struct xfer *x)
 	pthread_cond_init(&v->cond, NULL);
 	v->pipe_pages = VS_PIPE_BYTES / x->t.page_size;
 	for (i = 0; i < VS_NPIPES; i++)
-		v->p[i].rfd = v->p[i].twfd = -1;
+		v->p[i].rfd = v->p[i].twfd = v->p[i].trfd = -1;
 	if (x->t.pidfd < 0) {
 		ret = cm_err(-ENOTSUP, "pid %d: vmsplice needs a pidfd", (int)x->t.pid);
 		goto fail;
@@ -262,6 +289,7 @@ static int vs_open(struct xfer *x)
 	ret = inject_attach_guard(&v->in, x->t.guard);
 	if (ret)
 		goto fail;
+	v->guarded = v->in.guard != NULL;
 	ret = inject_scratch_map(&v->in, VS_SCRATCH, &v->scratch);
 	if (ret)
 		goto fail;

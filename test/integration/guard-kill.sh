@@ -30,7 +30,7 @@ snap() {
 wait_line() {
 	local i
 	for i in $(seq 500); do
-		grep -q "$2" "$1" && return 0
+		grep -q "$2" "$1" 2>/dev/null && return 0
 		sleep 0.01
 	done
 	return 1
@@ -109,6 +109,7 @@ start_target tgt_mem big 77 256
 snap "$TPID" "$T/before"
 r1=$("$PROBE" regs "$TPID" | grep '^thread') || die "regs before failed"
 for i in $(seq "$LOOPS"); do
+	rm -f "$T/loop.out"	# (the background redirection truncates it late)
 	"$PROBE" -g guard-loop "$TPID" 30 >"$T/loop.out" 2>&1 &
 	P=$!
 	wait_line "$T/loop.out" '^looping' || die "guard-loop: $(cat "$T/loop.out")"
@@ -122,6 +123,7 @@ done
 echo "ok: $LOOPS random kills of injected-call sessions"
 # Past a point of no return (-S: guard_set_death_signal(SIGSTOP)) the
 # repaired target is left group-stopped instead of running.
+rm -f "$T/loop.out"
 "$PROBE" -g -S guard-loop "$TPID" 30 >"$T/loop.out" 2>&1 &
 P=$!
 wait_line "$T/loop.out" '^looping' || die "guard-loop -S: $(cat "$T/loop.out")"
@@ -137,6 +139,12 @@ diff "$T/before" "$T/after" >&2 || die "-S: maps or fds of the target changed"
 kill -CONT "$TPID"
 assert_running "$TPID"
 echo "ok: death signal SIGSTOP"
+# how long a whole dump takes here: kills land in [0, 90 %] of it
+t0=$(date +%s%N)
+"$CRIU_MEM" dump -t "$TPID" -D "$T/d" --leave-running --xfer=vmsplice --no-fsync \
+	--no-progress >/dev/null 2>"$T/err" || die "full dump failed: $(cat "$T/err")"
+span=$((($(date +%s%N) - t0) / 1000000 * 9 / 10))
+rm -rf "$T/d"
 hits=0
 for i in $(seq "$DUMPS"); do
 	"$CRIU_MEM" dump -t "$TPID" -D "$T/d" --leave-running --xfer=vmsplice --no-fsync \
@@ -145,7 +153,8 @@ for i in $(seq "$DUMPS"); do
 	for _ in $(seq 400); do [ "$(tracer_of "$TPID")" = "$P" ] && break; sleep 0.005; done
 	G=$(pgrep -x -P "$P" cm-guard)
 	[ -n "$G" ] || die "dump $i: no guard process: $(cat "$T/err")"
-	sleep "0.$(printf %03d $((RANDOM % 300)))"
+	ms=$((RANDOM % (span + 1)))
+	sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
 	kill -KILL "$P" 2>/dev/null && hits=$((hits + 1))
 	wait "$P" 2>/dev/null
 	after_kill "dump kill $i" "$G"
@@ -153,6 +162,6 @@ for i in $(seq "$DUMPS"); do
 	rm -rf "$T/d" "$T"/d.tmp.*
 done
 [ "$hits" -ge $((DUMPS / 2)) ] || die "only $hits of $DUMPS dumps were killed before they ended"
-echo "ok: $hits random kills of $DUMPS vmsplice dumps"
+echo "ok: $hits random kills of $DUMPS vmsplice dumps (0-$span ms after the seize)"
 check_selftest "$TPID" "$T/tgt_mem.out"
 echo ok
