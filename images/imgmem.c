@@ -95,9 +95,12 @@ static int load_records(const struct img_dir *d, enum img_kind kind, unsigned in
 		bytes += protobuf_c_message_get_packed_size(msg);
 		if (*nr >= max || bytes > IMG_MAX_LOAD_BYTES) {
 			protobuf_c_message_free_unpacked(msg, NULL);
-			ret = img_err(-EOVERFLOW, "'%s': more than %zu records%s or %llu bytes of them",
-				      name, max, kind == IMG_MM ? " (the head's nr_vmas)" : "",
-				      (unsigned long long)IMG_MAX_LOAD_BYTES);
+			if (bytes > IMG_MAX_LOAD_BYTES)
+				ret = img_err(-EOVERFLOW, "'%s': records take more than %llu bytes",
+					      name, (unsigned long long)IMG_MAX_LOAD_BYTES);
+			else
+				ret = img_err(-EOVERFLOW, "'%s': more than %zu records%s", name, max,
+					      kind == IMG_MM ? ", the vma count of the head" : "");
 			break;
 		}
 		ret = grow(arr, &cap, *nr, sizeof(**arr));
@@ -145,8 +148,11 @@ struct vprob {
 static void vprob_cb(void *arg, const char *msg)
 {
 	struct vprob *p = arg;
-	int ret = chk(p->c, -EBADMSG, "'%s': %s", p->name, msg);
+	int ret;
 
+	if (p->err && !p->c->cb)	/* not checking: the first problem is the error */
+		return;
+	ret = chk(p->c, -EBADMSG, "'%s': %s", p->name, msg);
 	if (!p->err)
 		p->err = ret;
 }
@@ -154,8 +160,8 @@ static void vprob_cb(void *arg, const char *msg)
 static int check_vmas(struct img_mem *m, struct mem_chk *c, const char *name)
 {
 	uint64_t pmask = m->page_size - 1;
+	size_t i, j = 0, nr = m->nr_vmas;
 	char why[256];
-	size_t i, j = 0;
 	int ret = 0;
 
 	for (i = 0; i < m->nr_vmas && !ret; i++) {
@@ -164,7 +170,7 @@ static int check_vmas(struct img_mem *m, struct mem_chk *c, const char *name)
 		int order_ok = !j || m->vmas[j - 1]->end <= v->start;
 
 		if (img_validate_vma(v, why, sizeof(why)))
-			ret = chk(c, -EBADMSG, "'%s': vma %zu: %s", name, i, why);
+			ret = chk(c, -EBADMSG, "'%s': %s (record %zu)", name, why, i + 1);
 		else if (!range_ok)
 			ret = chk(c, -EBADMSG, "'%s': vma %zu %#llx-%#llx is not aligned to pages of %zu",
 				  name, i, (unsigned long long)v->start,
@@ -181,9 +187,9 @@ static int check_vmas(struct img_mem *m, struct mem_chk *c, const char *name)
 	for (; i < m->nr_vmas; i++)
 		m->vmas[j++] = m->vmas[i];
 	m->nr_vmas = j;
-	if (!ret && m->mm->nr_vmas != j)
+	if (!ret && m->mm->nr_vmas != nr)
 		ret = chk(c, -EBADMSG, "'%s': head counts %u vmas, file has %zu", name,
-			  m->mm->nr_vmas, j);
+			  m->mm->nr_vmas, nr);
 	return ret;
 }
 
@@ -519,14 +525,14 @@ static int parent_chain_check(const char *dir, const InventoryEntry *inv)
 {
 	const InventoryEntry *chain[IMG_MAX_CHAIN + 1] = { inv };
 	InventoryEntry *held[IMG_MAX_CHAIN + 1] = { NULL };
-	char *path = NULL, *cur = strdup(dir);
+	char *path = NULL, *cur = strdup(dir), sb[512], sp[512];
 	struct img_dir *pd;
 	int n, k, ret = cur ? 0 : img_err(-ENOMEM, "no memory");
 
 	for (n = 0; !ret && chain[n]->has_parent_id && chain[n]->parent_path; n++) {
 		if (n == IMG_MAX_CHAIN) {
-			ret = img_err(-ELOOP, "parent chain of '%s' is longer than %d images", dir,
-				      IMG_MAX_CHAIN);
+			ret = img_err(-ELOOP, "parent chain of '%s' is longer than %d images",
+				      img_str_safe(dir, sb, sizeof(sb)), IMG_MAX_CHAIN);
 			break;
 		}
 		path = parent_dir_path(cur, chain[n]);
@@ -545,7 +551,8 @@ static int parent_chain_check(const char *dir, const InventoryEntry *inv)
 		for (k = 0; k <= n; k++)
 			if (same_id(&chain[k]->image_id, &chain[n + 1]->image_id))
 				ret = img_err(-ELOOP, "parent chain of '%s' loops: '%s' is image %d "
-					      "of the chain again", dir, path, k);
+					      "of the chain again", img_str_safe(dir, sb, sizeof(sb)),
+					      img_str_safe(path, sp, sizeof(sp)), k);
 		free(cur);
 		cur = path;
 		path = NULL;
@@ -735,7 +742,7 @@ int img_mem_parent(struct img_mem *m, struct img_mem **parent)
 {
 	struct img_mem_cache *mc = m->cache;
 	InventoryEntry *inv = NULL;
-	char *path = NULL;
+	char *path = NULL, sb[512];
 	int ret;
 
 	if (m->parent || mc->parent_err) {
@@ -760,7 +767,8 @@ int img_mem_parent(struct img_mem *m, struct img_mem **parent)
 		ret = img_inventory_read(mc->parent_dir, &inv);
 	if (!ret && (inv->image_id.len != mc->parent_id_len ||
 		     memcmp(inv->image_id.data, mc->parent_id, mc->parent_id_len)))
-		ret = img_err(-ENOENT, "'%s' is not the parent image (image id differs)", path);
+		ret = img_err(-ENOENT, "'%s' is not the parent image (image id differs)",
+			      img_str_safe(path, sb, sizeof(sb)));
 	if (!ret)
 		ret = img_mem_load(mc->parent_dir, m->pid, &m->parent);
 out:

@@ -151,7 +151,7 @@ int img_validate_vmas(VmaEntry *const *vmas, size_t nr, img_problem_cb cb, void 
 	for (i = 0; i < nr; i++) {
 		const VmaEntry *v = vmas[i];
 
-		if (img_validate_vma(v, why, sizeof(why)) && sink_put(&sk, "vma %zu: %s", i, why))
+		if (img_validate_vma(v, why, sizeof(why)) && sink_put(&sk, "%s (vma %zu)", why, i))
 			break;
 		if (prev && prev->end > v->start &&
 		    sink_put(&sk, "vma %zu %#llx-%#llx overlaps or precedes the previous one", i,
@@ -263,7 +263,7 @@ int img_validate_core(const TaskCore *tc, ThreadCore *const *threads, size_t nr,
 		return sk.nr;
 	for (i = 0; i < nr; i++)
 		if (img_validate_thread(threads[i], why, sizeof(why)) &&
-		    sink_put(&sk, "thread record %zu: %s", i, why))
+		    sink_put(&sk, "%s (thread record %zu)", why, i + 1))
 			break;
 	return sk.nr;
 }

@@ -502,6 +502,92 @@ static int m_parent_run(struct recs *r)
 	return 0;
 }
 
+/* Head nr_vmas raised to the count of ARG (default 2e6) more copies of the last VMA. */
+static int m_vmas_many_head(struct recs *r)
+{
+	int ret = m_vmas_many(r);
+
+	ENTRY(r, 0, MmEntry)->nr_vmas = r->nr - 1 + repeat_last;
+	return ret;
+}
+
+/* Inserts msg at its place by address (key) among records 1..nr-1. */
+static void insert_sorted(struct recs *r, ProtobufCMessage *msg, uint64_t key,
+			  uint64_t (*key_of)(const ProtobufCMessage *))
+{
+	size_t i;
+
+	for (i = 1; i < r->nr && key_of(r->m[i]) < key; i++)
+		;
+	memmove(&r->m[i + 1], &r->m[i], (r->nr - i) * sizeof(*r->m));
+	r->m[i] = msg;
+	r->nr++;
+}
+
+#define HUGE_START	0x100000000000ull	/* 16 TiB, below a PIE binary */
+#define HUGE_PAGES	(1ull << 34)		/* 64 TiB */
+
+static uint64_t vma_key(const ProtobufCMessage *m)
+{
+	return ((const VmaEntry *)m)->start;
+}
+
+static uint64_t run_key(const ProtobufCMessage *m)
+{
+	return ((const PagemapEntry *)m)->vaddr;
+}
+
+/* A valid anonymous VMA of 64 TiB (with huge-zero-ok: all zero pages). */
+static int m_huge_vma(struct recs *r)
+{
+	VmaEntry *v = xmalloc(sizeof(*v));
+
+	vma_entry__init(v);
+	v->start = HUGE_START;
+	v->end = HUGE_START + HUGE_PAGES * 4096;
+	v->prot = 3;
+	v->flags = 0x22;	/* MAP_PRIVATE | MAP_ANONYMOUS */
+	v->kind = VMA_KIND__VMA_ANON_PRIVATE;
+	insert_sorted(r, &v->base, v->start, vma_key);
+	ENTRY(r, 0, MmEntry)->nr_vmas++;
+	return 0;
+}
+
+static int m_huge_zero(struct recs *r)
+{
+	PagemapHead *h = ENTRY(r, 0, PagemapHead);
+	PagemapEntry *e = xmalloc(sizeof(*e));
+
+	pagemap_entry__init(e);
+	e->vaddr = HUGE_START;
+	e->nr_pages = HUGE_PAGES;
+	e->flags = PE_ZERO;
+	insert_sorted(r, &e->base, e->vaddr, run_key);
+	if (h->has_nr_runs)
+		h->nr_runs++;
+	if (h->has_nr_zero)
+		h->nr_zero += HUGE_PAGES;
+	return 0;
+}
+
+/* A mapped file's path with terminal escape sequences, a C1 CSI and a backslash. */
+static int m_vma_ctrl(struct recs *r)
+{
+	static const char ctrl[] = "/tmp/\033]0;cm-owned\007\033[2J\x9b" "31m\\x";
+	size_t i;
+
+	for (i = 1; i < r->nr; i++) {
+		VmaEntry *v = ENTRY(r, i, VmaEntry);
+
+		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE || !v->path)
+			continue;
+		free(v->path);
+		v->path = strdup(ctrl);
+		return 0;
+	}
+	return -1;
+}
+
 /* The image names itself as its parent. */
 static void inv_parent_self(InventoryEntry *inv)
 {
@@ -536,6 +622,11 @@ static const struct mutation mutations[] = {
 	{ "vma-flags", IMG_MM, m_vma_flags, "an anonymous VMA with flags 0xffffffff" },
 	{ "vma-kind", IMG_MM, m_vma_kind, "an anonymous VMA of kind 99" },
 	{ "vmas-many-arg", IMG_MM, m_vmas_many, "ARG (default 2e6) more copies of the last VMA" },
+	{ "vmas-many-head-arg", IMG_MM, m_vmas_many_head,
+	  "ARG (default 2e6) more copies of the last VMA, counted by the head" },
+	{ "huge-vma-ok", IMG_MM, m_huge_vma, "a valid anonymous VMA of 64 TiB at 16 TiB" },
+	{ "huge-zero-ok", IMG_PAGEMAP, m_huge_zero, "a zero run over the huge-vma-ok VMA" },
+	{ "vma-ctrl-ok", IMG_MM, m_vma_ctrl, "a file VMA path with terminal escapes" },
 	{ "auxv-1e6", IMG_MM, m_auxv, "an auxv of 1e6 entries" },
 	{ "auxv-odd", IMG_MM, m_auxv_odd, "an auxv of 3 entries" },
 	{ "exe-path", IMG_MM, m_exe_path, "an exe path of 100 KiB" },
