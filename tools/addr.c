@@ -363,6 +363,7 @@ static int elf_id_matches(const struct elf_map *em, const VmaEntry *v)
 /* Maps @v's file read-only and checks it is still the file that was mapped. */
 static int elf_map_vma_file(const VmaEntry *v, struct elf_map *em)
 {
+	char safe[512];
 	struct stat st;
 	int ret;
 
@@ -372,11 +373,12 @@ static int elf_map_vma_file(const VmaEntry *v, struct elf_map *em)
 	if (v->has_build_id && v->build_id.len) {
 		if (!elf_id_matches(em, v)) {
 			pr_warn("'%s' is not the file that was mapped (build id differs), skipped",
-				v->path);
+				img_str_safe(v->path, safe, sizeof(safe)));
 			ret = -ESTALE;
 		}
 	} else if (v->has_ino && v->ino && v->ino != (uint64_t)st.st_ino) {
-		pr_warn("'%s' was replaced since the dump (inode differs), skipped", v->path);
+		pr_warn("'%s' was replaced since the dump (inode differs), skipped",
+			img_str_safe(v->path, safe, sizeof(safe)));
 		ret = -ESTALE;
 	}
 	if (ret)
