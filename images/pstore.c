@@ -308,7 +308,8 @@ static void pw_write_turn(struct pstore_writer *w)
 	}
 	w->writing = 0;
 	pthread_cond_broadcast(&w->cond_free);
-	pthread_cond_broadcast(&w->cond_work);	/* more may have become writable */
+	if (pw_can_write(w))	/* became writable during the turn: wake one to write it */
+		pthread_cond_signal(&w->cond_work);
 }
 
 /* Compresses queued buffers and takes the writer's turn when it is free. */
@@ -378,8 +379,8 @@ static int pw_alloc_items(struct pstore_writer *w)
 {
 	size_t i, fb = w->o.frame_bytes;
 
-	/* Twice the workers and some: a slow frame does not idle the others. */
-	w->nr_items = 2 * w->o.threads + 4;
+	/* Spare buffers beyond the workers' (at most 8): a slow frame idles no one. */
+	w->nr_items = w->o.threads + MIN(w->o.threads + 4, 8u);
 	w->items = calloc(w->nr_items, sizeof(*w->items));
 	if (!w->items)
 		return img_err(-ENOMEM, "no memory for frame buffers");
