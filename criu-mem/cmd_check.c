@@ -297,9 +297,17 @@ static void paths(const struct check *c, const char *out[5][2])
 	out[0][1] = c->pagemap_scan ? "PAGEMAP_SCAN ioctl" : "/proc/PID/pagemap read";
 	out[1][0] = "vma_enum";
 	out[1][1] = c->procmap_query ? "smaps text + PROCMAP_QUERY build ids" : "smaps text";
-	out[2][0] = "dirty_tracking";
-	out[2][1] = c->uffd_wp_async ? "userfaultfd WP_ASYNC" :
-		    c->soft_dirty ? "soft-dirty" : "none (full dumps only)";
+	/*
+	 * Incremental dumps (--prev-images-dir) compare page contents with the
+	 * parent image today; kernel dirty tracking is what pre-copy rounds
+	 * will use, so report whether it would be available.
+	 */
+	out[2][0] = "incremental";
+	out[2][1] = c->uffd_wp_async ? "content compare with the parent (uffd-wp async "
+				       "dirty tracking available, not used yet)" :
+		    c->soft_dirty ? "content compare with the parent (soft-dirty available, "
+				    "not used yet)" :
+				    "content compare with the parent (no dirty tracking)";
 	out[3][0] = "freeze";
 	out[3][1] = c->cg2_freeze ? "ptrace seize (+ cgroup v2 with --freeze-cgroup)" :
 		    c->cg1_freezer ? "ptrace seize (+ cgroup v1 with --freeze-cgroup)" :
