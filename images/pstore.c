@@ -50,7 +50,7 @@ struct pstore_writer {
 	pthread_cond_t cond_free, cond_work;
 	struct pw_item *items;
 	size_t nr_items;
-	struct pw_item *free_list, *work_head, *work_tail, *order_head, *order_tail;
+	struct pw_item *free_list, *free_tail, *work_head, *work_tail, *order_head, *order_tail;
 	int stop, err, writing;		/* writing: a thread has the writer's turn */
 	pthread_t *workers;
 	unsigned int nr_workers;
@@ -82,6 +82,21 @@ static void pw_set_err(struct pstore_writer *w, int err)
 static int pw_err(struct pstore_writer *w, int err)
 {
 	return err ? img_err(err, "%s", w->errmsg) : 0;
+}
+
+/*
+ * Returns a buffer to the pool; lock held. First in, first out: every buffer
+ * is in use after a few frames, so peak memory does not depend on the size
+ * or pace of the dump.
+ */
+static void pw_free_push(struct pstore_writer *w, struct pw_item *it)
+{
+	it->next_free = NULL;
+	if (w->free_tail)
+		w->free_tail->next_free = it;
+	else
+		w->free_list = it;
+	w->free_tail = it;
 }
 
 /* Splits b into zero and present runs and compacts the present pages. */
@@ -303,8 +318,7 @@ static void pw_write_turn(struct pstore_writer *w)
 			w->nr_holes--;
 			continue;
 		}
-		batch[i]->next_free = w->free_list;
-		w->free_list = batch[i];
+		pw_free_push(w, batch[i]);
 	}
 	w->writing = 0;
 	pthread_cond_broadcast(&w->cond_free);
@@ -395,8 +409,7 @@ static int pw_alloc_items(struct pstore_writer *w)
 			return img_err(-ENOMEM, "no memory for frame buffers");
 		it->pub.cap_pages = w->frame_pages;
 		it->pub.cap_runs = w->frame_pages;
-		it->next_free = w->free_list;
-		w->free_list = it;
+		pw_free_push(w, it);
 	}
 	return 0;
 }
@@ -488,8 +501,11 @@ int pstore_writer_get(struct pstore_writer *w, struct pstore_buf **out)
 	}
 	ret = w->err;
 	it = w->free_list;
-	if (!ret)
+	if (!ret) {
 		w->free_list = it->next_free;
+		if (!w->free_list)
+			w->free_tail = NULL;
+	}
 	pthread_mutex_unlock(&w->lock);
 	if (ret)
 		return pw_err(w, ret);
@@ -560,8 +576,7 @@ int pstore_writer_submit(struct pstore_writer *w, struct pstore_buf *b)
 		img_err(-EINVAL, "frame buffer holds %zu pages but its runs %llu", b->nr_pages,
 			(unsigned long long)sum);
 		pthread_mutex_lock(&w->lock);
-		it->next_free = w->free_list;
-		w->free_list = it;
+		pw_free_push(w, it);
 		pthread_cond_broadcast(&w->cond_free);
 		pthread_mutex_unlock(&w->lock);
 		return -EINVAL;
