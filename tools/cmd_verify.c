@@ -42,12 +42,13 @@ static void verify_usage(FILE *f)
 static void problem(void *arg, const char *msg)
 {
 	struct verify *v = arg;
+	char safe[1024];
 
 	v->problems++;
 	if (v->j)
 		json_str(v->j, NULL, msg);
-	else
-		printf("problem: %s\n", msg);
+	else	/* names from the directory or the image reach the terminal escaped */
+		printf("problem: %s\n", img_str_safe(msg, safe, sizeof(safe)));
 }
 
 static void problemf(struct verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
