@@ -381,11 +381,11 @@ int img_pagemap_counts(const struct img_dir *d, unsigned int pid, struct img_pag
 
 /*
  * Checks one VMA on its own: start < end, 4 KiB aligned (and aligned to
- * 1 << page_shift), inside user space (or exactly the [vsyscall] page, for
- * kind VMA_VSYSCALL only), kind in range, prot within PROT_READ|WRITE|EXEC|
- * SEM, flags within the MAP_* bits in use with exactly one of SHARED/PRIVATE,
- * page_shift 12/21/30 when present, path < IMG_MAX_PATH, pgoff aligned,
- * build id <= 64 bytes, every guard range non-empty and inside the VMA.
+ * 1 << page_shift), inside user space (or exactly the [vsyscall] page, of
+ * kind VMA_VSYSCALL), kind in range, prot within PROT_READ|WRITE|EXEC|SEM,
+ * flags within the MAP_* bits in use with exactly one of SHARED/PRIVATE,
+ * page_shift 12/21/30 when present, path < IMG_MAX_PATH, build id <= 64
+ * bytes, every guard range non-empty and inside the VMA.
  * Returns 0, or -EBADMSG with the first problem described in why (NUL-
  * terminated, truncated to len; why may be NULL). No I/O, no allocation.
  */
@@ -399,8 +399,8 @@ int img_validate_vma(const VmaEntry *v, char *why, size_t len);
 int img_validate_vmas(VmaEntry *const *vmas, size_t nr, img_problem_cb cb, void *arg);
 /*
  * The mm head: auxv even and <= IMG_MAX_AUXV words, exe path < IMG_MAX_PATH,
- * nr_vmas <= IMG_MAX_VMAS, code/data/brk/arg/env bounds ordered and inside
- * user space. Reports like img_validate_vmas().
+ * nr_vmas <= IMG_MAX_VMAS, code/data/brk/arg/env pairs (when both ends are
+ * present) ordered and inside user space. Reports like img_validate_vmas().
  */
 int img_validate_mm(const MmEntry *mm, img_problem_cb cb, void *arg);
 /*

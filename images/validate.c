@@ -105,9 +105,8 @@ int img_validate_vma(const VmaEntry *v, char *why, size_t len)
 	if (!img_va_range_ok(v->start, v->end))
 		return why_set(why, len, "vma %#llx-%#llx is empty, unaligned or outside user space",
 			       s, e);
-	if (v->kind == VMA_KIND__VMA_VSYSCALL ? v->start != IMG_VSYSCALL_START :
-	    v->end > IMG_USER_END)
-		return why_set(why, len, "vma %#llx-%#llx of kind %d is at the wrong address", s, e,
+	if (v->end > IMG_USER_END && v->kind != VMA_KIND__VMA_VSYSCALL)
+		return why_set(why, len, "vma %#llx-%#llx of kind %d is outside user space", s, e,
 			       v->kind);
 	if ((int)v->kind < VMA_KIND__VMA_ANON_PRIVATE || v->kind > VMA_KIND__VMA_UNSUPPORTED)
 		return why_set(why, len, "vma %#llx-%#llx has unknown kind %d", s, e, v->kind);
@@ -124,9 +123,6 @@ int img_validate_vma(const VmaEntry *v, char *why, size_t len)
 	if (str_len_max(v->path, IMG_MAX_PATH) >= IMG_MAX_PATH)
 		return why_set(why, len, "vma %#llx-%#llx has a path of %zu bytes or more (max %d)",
 			       s, e, (size_t)IMG_MAX_PATH, IMG_MAX_PATH - 1);
-	if (v->has_pgoff && v->pgoff & (VMA_GUARD_PAGE - 1))
-		return why_set(why, len, "vma %#llx-%#llx has unaligned file offset %#llx", s, e,
-			       (unsigned long long)v->pgoff);
 	if (v->has_build_id && v->build_id.len > IMG_MAX_BUILD_ID)
 		return why_set(why, len, "vma %#llx-%#llx has a build id of %zu bytes", s, e,
 			       v->build_id.len);
@@ -162,14 +158,10 @@ int img_validate_vmas(VmaEntry *const *vmas, size_t nr, img_problem_cb cb, void 
 	return sk.nr;
 }
 
-/* A [start, end] pair of the mm head: both present, ordered, in user space. */
+/* A [start, end] pair of the mm head, when both are present: ordered, in user space. */
 static int mm_pair(struct vsink *sk, const char *what, int has_s, uint64_t s, int has_e, uint64_t e)
 {
-	if (!has_s && !has_e)
-		return 0;
-	if (has_s && has_e && s <= e && e <= IMG_USER_END)
-		return 0;
-	if (has_s != has_e && (has_s ? s : e) <= IMG_USER_END)
+	if (!has_s || !has_e || (s <= e && e <= IMG_USER_END))
 		return 0;
 	return sink_put(sk, "mm %s bounds %#llx-%#llx are inverted or outside user space", what,
 			(unsigned long long)s, (unsigned long long)e);
@@ -198,8 +190,7 @@ int img_validate_mm(const MmEntry *mm, img_problem_cb cb, void *arg)
 		    mm->end_data) ||
 	    mm_pair(&sk, "brk", mm->has_start_brk, mm->start_brk, mm->has_brk, mm->brk) ||
 	    mm_pair(&sk, "arg", mm->has_arg_start, mm->arg_start, mm->has_arg_end, mm->arg_end) ||
-	    mm_pair(&sk, "env", mm->has_env_start, mm->env_start, mm->has_env_end, mm->env_end) ||
-	    mm_pair(&sk, "stack", mm->has_start_stack, mm->start_stack, 0, 0))
+	    mm_pair(&sk, "env", mm->has_env_start, mm->env_start, mm->has_env_end, mm->env_end))
 		return sk.nr;
 	return sk.nr;
 }
