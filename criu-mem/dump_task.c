@@ -48,6 +48,8 @@ static int write_threads(struct img_writer *w, const struct freeze *fz, struct i
 		if (fz->tids[i] != lead->tid) {
 			memset(&own, 0, sizeof(own));
 			in = inject_init(&own, fz->tids[i]) ? NULL : &own;
+			if (in)
+				inject_attach_guard(in, fz->guard);	/* else unguarded */
 		}
 		ret = regs_thread_capture(fz->tids[i], in, s, &tc);
 		if (in && in != lead) {
@@ -149,7 +151,9 @@ int dump_task_capture(struct img_dir *d, const struct freeze *fz, const struct v
 	ret = inject_init(&in, fz->tids[0]);
 	if (ret)
 		return ret;
-	ret = inject_scratch_map(&in, TASK_SCRATCH, &s);
+	ret = inject_attach_guard(&in, fz->guard);	/* undone by the guard if we die */
+	if (!ret)
+		ret = inject_scratch_map(&in, TASK_SCRATCH, &s);
 	mapped = !ret;
 	if (!ret)
 		ret = mm_entry_read(fz->pid, l, &in, mm);

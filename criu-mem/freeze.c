@@ -177,12 +177,12 @@ static int cg_wait_v1(const char *dir)
 
 /* The cgroup goes into the session's undo log, or a guard of our own is
  * forked for it, so a SIGKILLed dumper never leaves it frozen. */
-static int guard_cgroup(struct freeze *f, const struct freeze_opts *o, const char *dir)
+static int guard_cgroup(struct freeze *f, const char *dir)
 {
 	int ret;
 
-	if (o->guard && guard_active(o->guard)) {
-		f->guard = o->guard;
+	if (guard_active(f->guard)) {
+		/* the session guard (freeze_opts.guard) */
 	} else {
 		f->own_guard = malloc(sizeof(*f->own_guard));
 		if (!f->own_guard)
@@ -209,7 +209,7 @@ static void guard_stop(struct freeze *f)
 	f->own_guard = NULL;
 }
 
-static int cg_freeze(struct freeze *f, const struct freeze_opts *o, const char *dir)
+static int cg_freeze(struct freeze *f, const char *dir)
 {
 	char buf[64];
 	int ret;
@@ -229,7 +229,7 @@ static int cg_freeze(struct freeze *f, const struct freeze_opts *o, const char *
 	f->cg_path = strdup(dir);
 	if (!f->cg_path)
 		return cm_err(-ENOMEM, "out of memory");
-	ret = guard_cgroup(f, o, dir);
+	ret = guard_cgroup(f, dir);
 	if (ret)
 		return cm_err(ret, "cannot start the cgroup guard for '%s'", dir);
 	f->t_freeze_ns = now_ns();
@@ -456,8 +456,10 @@ int freeze_seize(struct freeze *f, pid_t pid, const struct freeze_opts *o)
 	if (!sigprocmask(SIG_BLOCK, &block, &f->saved_mask))
 		f->signals_blocked = 1;
 	f->pidfd = syscall(__NR_pidfd_open, pid, 0);
+	if (o && guard_active(o->guard))
+		f->guard = o->guard;
 	if (o && o->cgroup) {
-		ret = cg_freeze(f, o, o->cgroup);
+		ret = cg_freeze(f, o->cgroup);
 		if (ret)
 			goto fail;
 	}

@@ -52,7 +52,8 @@ struct freeze {
 	int was_stopped;	/* target was group-stopped before we came */
 	int cg_fd;		/* cgroup.freeze / freezer.state, -1 if none */
 	int cg_v1;
-	struct guard *guard;	/* notes the frozen cgroup, NULL if none */
+	struct guard *guard;	/* freeze_opts.guard (or our own for the cgroup), NULL if
+				 * none: inject_attach_guard(&in, f->guard) */
 	sigset_t saved_mask;	/* our signal mask before blocking SIGINT & co */
 	int signals_blocked;
 	uint64_t t_freeze_ns;	/* when the first thread was stopped */

@@ -651,13 +651,14 @@ static int guard_recover(struct guard_log *l)
 
 static void guard_child(struct guard *g, int rfd)
 {
-	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 	char c = 0;
+	int nul;
 
 	prctl(PR_SET_NAME, "cm-guard");
 	setsid();
 	if (rfd != 3 && dup2(rfd, 3) < 0)
 		_exit(1);
+	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (nul >= 0) {
 		dup2(nul, 0);
 		dup2(nul, 1);
