@@ -74,22 +74,6 @@ static int compatible(const struct vma *l, const VmaEntry *i)
 	return 1;
 }
 
-/* Index of the first image VMA ending after addr. */
-static size_t img_first(const struct img_mem *m, uint64_t addr)
-{
-	size_t lo = 0, hi = m->nr_vmas;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->vmas[mid]->end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 struct range {
 	uint64_t start, end;
 	const VmaEntry *v;
@@ -139,7 +123,7 @@ static int plan_diff(const struct img_mem *m, const struct vma_list *l, struct r
 
 		if (kind_special(lv->kind))
 			continue;
-		for (j = img_first(m, lv->start); j < m->nr_vmas && m->vmas[j]->start < lv->end; j++) {
+		for (j = img_mem_vma_index(m, lv->start); j < m->nr_vmas && m->vmas[j]->start < lv->end; j++) {
 			const VmaEntry *i = m->vmas[j];
 			uint64_t s = MAX(i->start, cur), e = MIN(i->end, lv->end);
 
@@ -335,7 +319,7 @@ static uint64_t scratch_spot(const struct img_mem *m, const struct vma_list *l)
 		const VmaEntry *i = img_mem_find_vma(m, cand);
 		const VmaEntry *i2 = img_mem_find_vma(m, cand + len - 1);
 		const struct vma *lv = live_find(l, cand), *lv2 = live_find(l, cand + len - 1);
-		size_t j = img_first(m, cand), k;
+		size_t j = img_mem_vma_index(m, cand), k;
 		int clash = i || i2 || lv || lv2;
 
 		if (!clash && j < m->nr_vmas && m->vmas[j]->start < cand + len)
@@ -417,7 +401,7 @@ static int alike(const VmaEntry *a, const VmaEntry *b)
 static int hard_boundary(const struct img_mem *m, const struct range *r)
 {
 	const VmaEntry *i = r->v;
-	size_t j = img_first(m, i->start);
+	size_t j = img_mem_vma_index(m, i->start);
 
 	if (j > 0 && r->start == i->start && m->vmas[j - 1]->end == i->start &&
 	    alike(m->vmas[j - 1], i))
@@ -531,7 +515,7 @@ static int do_prots(struct restore_ctx *c, const struct vma_list *l)
 
 		if (kind_special(lv->kind))
 			continue;
-		for (j = img_first(m, lv->start); j < m->nr_vmas && m->vmas[j]->start < lv->end; j++) {
+		for (j = img_mem_vma_index(m, lv->start); j < m->nr_vmas && m->vmas[j]->start < lv->end; j++) {
 			const VmaEntry *i = m->vmas[j];
 			uint64_t s = MAX(i->start, lv->start), e = MIN(i->end, lv->end);
 

@@ -376,23 +376,6 @@ static int live_cb(void *arg, const struct pscan_run *r)
 		       r->vaddr + r->nr_pages * z->ps);
 }
 
-/* Index of the first run ending after addr. */
-static size_t first_run(const struct img_mem *m, uint64_t addr)
-{
-	size_t lo = 0, hi = m->nr_runs;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct img_run *r = &m->runs[mid];
-
-		if (r->vaddr + r->nr_pages * m->page_size <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /*
  * Adds to z->dn the parts of [s, e) (live present) that the image does not
  * store (absent or PE_ZERO), and counts them.
@@ -400,7 +383,7 @@ static size_t first_run(const struct img_mem *m, uint64_t addr)
 static int plan_discard(struct restore_ctx *c, struct zplan *z, uint64_t s, uint64_t e)
 {
 	const struct img_mem *m = c->mem;
-	size_t i = first_run(m, s), ps = c->page_size;
+	size_t i = img_mem_run_index(m, s), ps = c->page_size;
 	int ret;
 
 	while (s < e) {
@@ -472,7 +455,7 @@ static int zero_runs(struct pw *w, const VmaEntry *v)
 	size_t i, ps = m->page_size;
 	int ret;
 
-	for (i = first_run(m, v->start); i < m->nr_runs && m->runs[i].vaddr < v->end; i++) {
+	for (i = img_mem_run_index(m, v->start); i < m->nr_runs && m->runs[i].vaddr < v->end; i++) {
 		const struct img_run *r = &m->runs[i];
 		uint64_t s = MAX(r->vaddr, v->start), e = MIN(r->vaddr + r->nr_pages * ps, v->end);
 

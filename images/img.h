@@ -306,6 +306,10 @@ void img_mem_free(struct img_mem *m);
 const VmaEntry *img_mem_find_vma(const struct img_mem *m, uint64_t addr);
 /* The run containing addr, or NULL (page absent from the image). */
 const struct img_run *img_mem_find_run(const struct img_mem *m, uint64_t addr);
+/* Index of the first VMA of m that ends after addr; m->nr_vmas if none. */
+size_t img_mem_vma_index(const struct img_mem *m, uint64_t addr);
+/* Index of the first run of m that ends after addr; m->nr_runs if none. */
+size_t img_mem_run_index(const struct img_mem *m, uint64_t addr);
 /*
  * Decompresses and checks frame @id into @buf (frame raw_len bytes).
  * Returns 0, -EBADMSG on checksum or zstd failure (message names the frame).

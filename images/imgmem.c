@@ -302,8 +302,7 @@ static int load_frames(const struct img_dir *d, struct img_mem *m, struct mem_ch
 	return walk_records(d, IMG_PAGEIDX, m->pid, frame_cb, &fc);
 }
 
-/* Index of the VMA containing addr, or -1. */
-static long vma_index(const struct img_mem *m, uint64_t addr)
+size_t img_mem_vma_index(const struct img_mem *m, uint64_t addr)
 {
 	size_t lo = 0, hi = m->nr_vmas;
 
@@ -315,6 +314,14 @@ static long vma_index(const struct img_mem *m, uint64_t addr)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/* Index of the VMA containing addr, or -1. */
+static long vma_index(const struct img_mem *m, uint64_t addr)
+{
+	size_t lo = img_mem_vma_index(m, addr);
+
 	if (lo < m->nr_vmas && m->vmas[lo]->start <= addr)
 		return lo;
 	return -1;
@@ -720,7 +727,7 @@ const VmaEntry *img_mem_find_vma(const struct img_mem *m, uint64_t addr)
 	return i < 0 ? NULL : m->vmas[i];
 }
 
-const struct img_run *img_mem_find_run(const struct img_mem *m, uint64_t addr)
+size_t img_mem_run_index(const struct img_mem *m, uint64_t addr)
 {
 	size_t lo = 0, hi = m->nr_runs;
 
@@ -733,6 +740,13 @@ const struct img_run *img_mem_find_run(const struct img_mem *m, uint64_t addr)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+const struct img_run *img_mem_find_run(const struct img_mem *m, uint64_t addr)
+{
+	size_t lo = img_mem_run_index(m, addr);
+
 	if (lo < m->nr_runs && m->runs[lo].vaddr <= addr)
 		return &m->runs[lo];
 	return NULL;

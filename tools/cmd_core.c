@@ -108,20 +108,6 @@ static int core_copy_range(struct core_ctx *c, const struct elfcore_seg *seg, ui
 	return 0;
 }
 
-static size_t core_first_run(const struct img_mem *m, uint64_t addr)
-{
-	size_t lo = 0, hi = m->nr_runs, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (m->runs[mid].vaddr + m->runs[mid].nr_pages * m->page_size <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* Copies the parent's pages of stored segments; counts their bytes instead when bytes is set. */
 static int core_walk(struct core_ctx *c, const struct elfcore_plan *p, uint64_t *bytes)
 {
@@ -135,7 +121,7 @@ static int core_walk(struct core_ctx *c, const struct elfcore_plan *p, uint64_t 
 
 		if (!s->filesz)
 			continue;
-		for (r = core_first_run(m, s->vaddr); r < m->nr_runs && m->runs[r].vaddr < end;
+		for (r = img_mem_run_index(m, s->vaddr); r < m->nr_runs && m->runs[r].vaddr < end;
 		     r++) {
 			const struct img_run *run = &m->runs[r];
 			uint64_t rs = MAX(run->vaddr, s->vaddr);

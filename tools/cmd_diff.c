@@ -286,25 +286,10 @@ static int diff_chunk(struct diff_ctx *c, uint64_t s, size_t n)
 	return 0;
 }
 
-/* Index of the first run of m that ends after addr (nr_runs if none). */
-static size_t run_index(const struct img_mem *m, uint64_t addr)
-{
-	size_t lo = 0, hi = m->nr_runs, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (m->runs[mid].vaddr + m->runs[mid].nr_pages * m->page_size <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* Start of the first run of m that ends after addr, or UINT64_MAX. */
 static uint64_t next_run_start(const struct img_mem *m, uint64_t addr)
 {
-	size_t i = run_index(m, addr);
+	size_t i = img_mem_run_index(m, addr);
 
 	return i < m->nr_runs ? MAX(m->runs[i].vaddr, addr) : UINT64_MAX;
 }
@@ -323,7 +308,7 @@ static uint64_t parent_stretch(const struct diff_ctx *c, uint64_t addr, uint64_t
 	*next = UINT64_MAX;
 	if (!m)
 		return addr;
-	for (i = run_index(m, addr); i < m->nr_runs; i++) {
+	for (i = img_mem_run_index(m, addr); i < m->nr_runs; i++) {
 		if (m->runs[i].flags != PE_PARENT)
 			continue;
 		if (m->runs[i].vaddr > addr) {
