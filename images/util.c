@@ -21,82 +21,56 @@ void close_safe(int *fd)
 	errno = saved;
 }
 
-int write_full(int fd, const void *buf, size_t len)
+/*
+ * The one loop behind the four *_full() helpers: pos NULL means the file
+ * position (read/write), else pread/pwrite at *pos (which may be "negative":
+ * /proc/PID/mem takes unsigned offsets). A read stopping at EOF before len
+ * bytes gives -ENODATA.
+ */
+static int rw_full(int fd, void *buf, size_t len, off_t *pos, int wr)
 {
-	const char *p = buf;
+	char *p = buf;
 
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n;
 
+		if (!pos)
+			n = wr ? write(fd, p, len) : read(fd, p, len);
+		else
+			n = wr ? pwrite(fd, p, len, *pos) : pread(fd, p, len, *pos);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		if (n == 0 && !wr)
+			return -ENODATA;
 		p += n;
 		len -= n;
+		if (pos)
+			*pos += n;
 	}
 	return 0;
+}
+
+int write_full(int fd, const void *buf, size_t len)
+{
+	return rw_full(fd, (void *)buf, len, NULL, 1);
 }
 
 int pwrite_full(int fd, const void *buf, size_t len, off_t off)
 {
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= n;
-		off += n;
-	}
-	return 0;
+	return rw_full(fd, (void *)buf, len, &off, 1);
 }
 
 int read_full(int fd, void *buf, size_t len)
 {
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -ENODATA;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return rw_full(fd, buf, len, NULL, 0);
 }
 
 int pread_full(int fd, void *buf, size_t len, off_t off)
 {
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -ENODATA;
-		p += n;
-		len -= n;
-		off += n;
-	}
-	return 0;
+	return rw_full(fd, buf, len, &off, 0);
 }
 
 int read_file_str(const char *path, char **out, size_t *lenp, size_t max)
