@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * pout.c: the output stage of the page store: large sequential writes,
- * O_DIRECT through two aligned staging buffers when the filesystem allows it
- * (no page-cache copy; one buffer fills while a thread writes the other),
+ * O_DIRECT through aligned staging buffers when the filesystem allows it
+ * (no page-cache copy; one fills while a thread writes those already full),
  * and a running XXH3 of every byte so that commit need not read the file back.
  */
 #include <errno.h>
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "imgint.h"
@@ -25,17 +26,22 @@
 /* Bytes copied into the stage before they are hashed there, still in cache. */
 #define POUT_HASH_STEP	(128u << 10)
 
-/* The I/O thread: writes one full stage while the caller fills the other. */
+#define POUT_NBUF	4
+
+/*
+ * The I/O thread: writes the full stages queued behind the one being filled,
+ * all that are queued in one pwritev, so a slow disk sees large requests.
+ */
 struct pout_io {
 	struct pout *o;
 	pthread_t th;
 	int started;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint8_t *buf;			/* the stage being written, or idle */
-	size_t len;
-	uint64_t off;
-	int busy, stop, err;
+	uint8_t *ring[POUT_NBUF];	/* full stages from head on, then the one filling */
+	unsigned int head, queued;
+	uint64_t off;			/* file offset of ring[head] */
+	int stop, err;
 	char errmsg[256];
 };
 
@@ -72,33 +78,65 @@ void img_huge_free(void *p, size_t len)
 		munmap(p, ALIGN_UP(len, (size_t)HUGE_SZ));
 }
 
+static int pout_pwritev(struct pout *o, uint8_t *const *bufs, unsigned int n, uint64_t off)
+{
+	struct iovec iov[POUT_NBUF];
+	unsigned int i;
+	ssize_t w;
+
+	for (i = 0; i < n; i++)
+		iov[i] = (struct iovec){ bufs[i], POUT_STAGE };
+	do
+		w = pwritev(o->fd, iov, (int)n, (off_t)off);
+	while (w < 0 && errno == EINTR);
+	if (w == (ssize_t)n * POUT_STAGE)
+		return 0;
+	/* Short, refused or failed: one stage at a time, with pout_pwrite's fallbacks. */
+	for (i = 0; i < n; i++) {
+		int ret = pout_pwrite(o, bufs[i], POUT_STAGE, off + (uint64_t)i * POUT_STAGE);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static void *pout_io_thread(void *arg)
 {
 	struct pout_io *io = arg;
 
 	pthread_mutex_lock(&io->lock);
 	for (;;) {
+		uint8_t *bufs[POUT_NBUF];
+		unsigned int n, i;
+		uint64_t off;
 		int ret;
 
-		while (!io->busy && !io->stop)
+		while (!io->queued && !io->stop)
 			pthread_cond_wait(&io->cond, &io->lock);
-		if (!io->busy)
+		if (!io->queued)
 			break;
+		n = io->queued;
+		off = io->off;
+		for (i = 0; i < n; i++)
+			bufs[i] = io->ring[(io->head + i) % POUT_NBUF];
 		pthread_mutex_unlock(&io->lock);
-		ret = pout_pwrite(io->o, io->buf, io->len, io->off);
+		ret = pout_pwritev(io->o, bufs, n, off);
 		pthread_mutex_lock(&io->lock);
 		if (ret && !io->err) {
 			io->err = ret;
 			snprintf(io->errmsg, sizeof(io->errmsg), "%s", img_strerror());
 		}
-		io->busy = 0;
+		io->head = (io->head + n) % POUT_NBUF;
+		io->queued -= n;
+		io->off += (uint64_t)n * POUT_STAGE;
 		pthread_cond_broadcast(&io->cond);
 	}
 	pthread_mutex_unlock(&io->lock);
 	return NULL;
 }
 
-/* Waits until the I/O thread is idle; returns its first error. */
+/* Waits until every queued stage is written; returns the first write error. */
 static int pout_io_wait(struct pout *o)
 {
 	struct pout_io *io = o->io;
@@ -107,7 +145,7 @@ static int pout_io_wait(struct pout *o)
 	if (!io)
 		return 0;
 	pthread_mutex_lock(&io->lock);
-	while (io->busy)
+	while (io->queued)
 		pthread_cond_wait(&io->cond, &io->lock);
 	ret = io->err;
 	pthread_mutex_unlock(&io->lock);
@@ -117,6 +155,7 @@ static int pout_io_wait(struct pout *o)
 static void pout_io_free(struct pout *o)
 {
 	struct pout_io *io = o->io;
+	unsigned int i;
 
 	if (!io)
 		return;
@@ -129,15 +168,18 @@ static void pout_io_free(struct pout *o)
 	}
 	pthread_mutex_destroy(&io->lock);
 	pthread_cond_destroy(&io->cond);
-	img_huge_free(io->buf, POUT_STAGE);
+	for (i = 0; i < POUT_NBUF; i++)
+		if (io->ring[i] != o->stage)	/* the stage is pout_release's */
+			img_huge_free(io->ring[i], POUT_STAGE);
 	free(io);
 	o->io = NULL;
 }
 
-/* Second stage and its thread; without them writes stay synchronous. */
+/* More stages and their thread; without them writes stay synchronous. */
 static void pout_io_start(struct pout *o)
 {
 	struct pout_io *io = calloc(1, sizeof(*io));
+	unsigned int i;
 
 	if (!io)
 		return;
@@ -145,8 +187,12 @@ static void pout_io_start(struct pout *o)
 	pthread_mutex_init(&io->lock, NULL);
 	pthread_cond_init(&io->cond, NULL);
 	o->io = io;
-	io->buf = img_huge_alloc(POUT_STAGE);
-	if (io->buf && !pthread_create(&io->th, NULL, pout_io_thread, io)) {
+	io->off = o->stage_off;
+	io->ring[0] = o->stage;
+	for (i = 1; i < POUT_NBUF; i++)
+		if (!(io->ring[i] = img_huge_alloc(POUT_STAGE)))
+			break;
+	if (i == POUT_NBUF && !pthread_create(&io->th, NULL, pout_io_thread, io)) {
 		io->started = 1;
 		return;
 	}
@@ -221,27 +267,26 @@ static int pout_flush(struct pout *o)
 	return 0;
 }
 
-/* Hands the full stage to the I/O thread and continues in the other one. */
+/* Queues the full stage for the I/O thread and continues in a free one. */
 static int pout_swap(struct pout *o)
 {
 	struct pout_io *io = o->io;
-	uint8_t *spare;
 	int ret;
 
 	if (!io)
 		return pout_flush(o);
-	ret = pout_io_wait(o);
-	if (ret)
-		return ret;
 	pthread_mutex_lock(&io->lock);
-	spare = io->buf;
-	io->buf = o->stage;
-	io->len = o->len;
-	io->off = o->stage_off;
-	io->busy = 1;
-	pthread_cond_signal(&io->cond);
+	while (io->queued == POUT_NBUF - 1 && !io->err)
+		pthread_cond_wait(&io->cond, &io->lock);
+	ret = io->err;
+	if (!ret) {
+		io->queued++;
+		o->stage = io->ring[(io->head + io->queued) % POUT_NBUF];
+		pthread_cond_signal(&io->cond);
+	}
 	pthread_mutex_unlock(&io->lock);
-	o->stage = spare;
+	if (ret)
+		return img_err(ret, "%s", io->errmsg);
 	o->stage_off += o->len;
 	o->len = 0;
 	return 0;

@@ -37,7 +37,7 @@ struct pw_item {
 	size_t nr_out;
 	struct img_frame_hdr fh;	/* raw_len 0: no frame */
 	uint8_t hdr[IMG_FRAME_HDR_SIZE];
-	uint8_t *cbuf;
+	void *hold;			/* buffer owned until written: payload or raw data */
 	const void *payload;
 	struct img_run hole;
 };
@@ -50,6 +50,9 @@ struct pstore_writer {
 	pthread_cond_t cond_free, cond_work;
 	struct pw_item *items;
 	size_t nr_items;
+	void **bufs, **pool;		/* every frame buffer; the free ones (a FIFO ring) */
+	size_t nr_bufs, pool_head, pool_n;
+	unsigned int nr_scratch;	/* buffers bufs[0..threads) start as workers' output */
 	struct pw_item *free_list, *free_tail, *work_head, *work_tail, *order_head, *order_tail;
 	int stop, err, writing;		/* writing: a thread has the writer's turn */
 	pthread_t *workers;
@@ -99,6 +102,21 @@ static void pw_free_push(struct pstore_writer *w, struct pw_item *it)
 	w->free_tail = it;
 }
 
+/* Returns a frame buffer to the free ring; lock held. */
+static void pw_pool_push(struct pstore_writer *w, void *b)
+{
+	w->pool[(w->pool_head + w->pool_n++) % w->nr_bufs] = b;
+}
+
+static void *pw_pool_pop(struct pstore_writer *w)
+{
+	void *b = w->pool[w->pool_head];
+
+	w->pool_head = (w->pool_head + 1) % w->nr_bufs;
+	w->pool_n--;
+	return b;
+}
+
 /* Splits b into zero and present runs and compacts the present pages. */
 static void pw_split(struct pstore_writer *w, struct pw_item *it)
 {
@@ -132,21 +150,30 @@ static void pw_split(struct pstore_writer *w, struct pw_item *it)
 	it->fh = (struct img_frame_hdr){ .raw_len = dst * ps };
 }
 
-static void pw_compress(struct pstore_writer *w, struct pw_item *it, ZSTD_CCtx *cctx)
+/*
+ * Compresses into the worker's spare buffer. When that becomes the payload,
+ * the raw buffer becomes the worker's spare: a frame waiting for its turn to
+ * be written holds one buffer, not two.
+ */
+static void pw_compress(struct pstore_writer *w, struct pw_item *it, ZSTD_CCtx *cctx,
+			void **spare)
 {
 	size_t raw;
 	long c = -1;
 
 	pw_split(w, it);
+	it->hold = it->pub.data;
 	raw = it->fh.raw_len;
 	if (!raw)
 		return;
 	if (!w->o.no_compress)
-		c = zio_frame_compress(cctx, it->cbuf, raw, it->pub.data, raw, w->o.level);
+		c = zio_frame_compress(cctx, *spare, raw, it->pub.data, raw, w->o.level);
 	if (c > 0 && (size_t)c < raw) {
 		it->fh.flags = FRAME_ZSTD;
 		it->fh.stored_len = c;
-		it->payload = it->cbuf;
+		it->payload = *spare;
+		it->hold = *spare;
+		*spare = it->pub.data;
 	} else {
 		it->fh.flags = 0;
 		it->fh.stored_len = raw;
@@ -318,6 +345,8 @@ static void pw_write_turn(struct pstore_writer *w)
 			w->nr_holes--;
 			continue;
 		}
+		pw_pool_push(w, batch[i]->hold);
+		batch[i]->hold = NULL;
 		pw_free_push(w, batch[i]);
 	}
 	w->writing = 0;
@@ -331,8 +360,10 @@ static void *pw_worker(void *arg)
 {
 	struct pstore_writer *w = arg;
 	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	void *spare;
 
 	pthread_mutex_lock(&w->lock);
+	spare = w->bufs[w->nr_scratch++];
 	for (;;) {
 		struct pw_item *it;
 
@@ -353,7 +384,9 @@ static void *pw_worker(void *arg)
 		pthread_mutex_unlock(&w->lock);
 
 		if (cctx)
-			pw_compress(w, it, cctx);
+			pw_compress(w, it, cctx, &spare);
+		else
+			it->hold = it->pub.data;
 
 		pthread_mutex_lock(&w->lock);
 		if (!cctx)
@@ -393,19 +426,30 @@ static int pw_alloc_items(struct pstore_writer *w)
 {
 	size_t i, fb = w->o.frame_bytes;
 
-	/* Spare buffers beyond the workers' (at most 8): a slow frame idles no one. */
-	w->nr_items = w->o.threads + MIN(w->o.threads + 4, 8u);
+	/*
+	 * One spare buffer per worker, and enough in the ring that frames done
+	 * behind a slow (or preempted) oldest one do not stop the producer.
+	 */
+	w->nr_bufs = 2 * w->o.threads + MIN(w->o.threads + 6, 10u);
+	w->nr_items = w->nr_bufs + 2;
 	w->items = calloc(w->nr_items, sizeof(*w->items));
-	if (!w->items)
+	w->bufs = calloc(w->nr_bufs, sizeof(*w->bufs));
+	w->pool = calloc(w->nr_bufs, sizeof(*w->pool));
+	if (!w->items || !w->bufs || !w->pool)
 		return img_err(-ENOMEM, "no memory for frame buffers");
+	for (i = 0; i < w->nr_bufs; i++) {
+		w->bufs[i] = img_huge_alloc(fb);
+		if (!w->bufs[i])
+			return img_err(-ENOMEM, "no memory for frame buffers");
+		if (i >= w->o.threads)	/* the first ones are the workers' spares */
+			pw_pool_push(w, w->bufs[i]);
+	}
 	for (i = 0; i < w->nr_items; i++) {
 		struct pw_item *it = &w->items[i];
 
-		it->pub.data = img_huge_alloc(fb);
-		it->cbuf = img_huge_alloc(fb);
 		it->pub.runs = calloc(w->frame_pages, sizeof(*it->pub.runs));
 		it->out = calloc(w->frame_pages, sizeof(*it->out));
-		if (!it->pub.data || !it->cbuf || !it->pub.runs || !it->out)
+		if (!it->pub.runs || !it->out)
 			return img_err(-ENOMEM, "no memory for frame buffers");
 		it->pub.cap_pages = w->frame_pages;
 		it->pub.cap_runs = w->frame_pages;
@@ -493,7 +537,7 @@ int pstore_writer_get(struct pstore_writer *w, struct pstore_buf **out)
 	int ret;
 
 	pthread_mutex_lock(&w->lock);
-	while (!w->free_list && !w->err) {
+	while ((!w->free_list || !w->pool_n) && !w->err) {
 		if (pw_can_write(w))
 			pw_write_turn(w);	/* frees a buffer sooner than a wakeup */
 		else
@@ -505,6 +549,7 @@ int pstore_writer_get(struct pstore_writer *w, struct pstore_buf **out)
 		w->free_list = it->next_free;
 		if (!w->free_list)
 			w->free_tail = NULL;
+		it->pub.data = pw_pool_pop(w);
 	}
 	pthread_mutex_unlock(&w->lock);
 	if (ret)
@@ -576,6 +621,7 @@ int pstore_writer_submit(struct pstore_writer *w, struct pstore_buf *b)
 		img_err(-EINVAL, "frame buffer holds %zu pages but its runs %llu", b->nr_pages,
 			(unsigned long long)sum);
 		pthread_mutex_lock(&w->lock);
+		pw_pool_push(w, it->pub.data);
 		pw_free_push(w, it);
 		pthread_cond_broadcast(&w->cond_free);
 		pthread_mutex_unlock(&w->lock);
@@ -713,9 +759,11 @@ void pstore_writer_free(struct pstore_writer *w)
 		if (it->is_hole)
 			free(it);
 	}
+	for (i = 0; w->bufs && i < w->nr_bufs; i++)
+		img_huge_free(w->bufs[i], w->o.frame_bytes);
+	free(w->bufs);
+	free(w->pool);
 	for (i = 0; w->items && i < w->nr_items; i++) {
-		img_huge_free(w->items[i].pub.data, w->o.frame_bytes);
-		img_huge_free(w->items[i].cbuf, w->o.frame_bytes);
 		free(w->items[i].pub.runs);
 		free(w->items[i].out);
 	}
