@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cliopt.h"
 #include "dump.h"
 #include "json.h"
 #include "log.h"
@@ -21,7 +22,7 @@
 #include "xfer.h"
 
 enum {
-	OPT_LEAVE = 256, OPT_PREV, OPT_XFER, OPT_LEVEL, OPT_NOCOMP, OPT_THREADS, OPT_CGROUP,
+	OPT_LEAVE = 256, OPT_PREV, OPT_XFER, OPT_LEVEL, OPT_NOCOMP, OPT_CGROUP,
 	OPT_JSON, OPT_PAGEOUT, OPT_SKIPFD, OPT_SKIPVMA, OPT_PAGESIZE, OPT_NOFSYNC,
 	OPT_NOPROGRESS,
 };
@@ -34,7 +35,8 @@ static const struct option dump_longopts[] = {
 	{ "xfer", required_argument, NULL, OPT_XFER },
 	{ "compress-level", required_argument, NULL, OPT_LEVEL },
 	{ "no-compress", no_argument, NULL, OPT_NOCOMP },
-	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "threads", required_argument, NULL, 'j' },
 	{ "freeze-cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "pageout", no_argument, NULL, OPT_PAGEOUT },
@@ -59,7 +61,8 @@ static void dump_usage(FILE *f)
 		"      --xfer vmsplice|readv   page transfer backend (default %s)\n"
 		"      --compress-level N      zstd level (default 1)\n"
 		"      --no-compress           store pages raw\n"
-		"      --threads N             compression threads (default: online CPUs)\n"
+		"  -j, --jobs N                compression threads (default: online CPUs);\n"
+		"                              --threads N is the same\n"
 		"      --freeze-cgroup PATH    freeze through this cgroup (v2 or v1 freezer)\n"
 		"      --prev-images-dir DIR   parent image (relative to -D): pages equal to\n"
 		"                              the parent's are stored as references\n"
@@ -75,21 +78,6 @@ static void dump_usage(FILE *f)
 		xfer_default_name());
 }
 
-static int parse_uint(const char *s, const char *what, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 0);
-	if (errno || end == s || *end || v < min || v > max) {
-		pr_err("invalid %s '%s' (expected %ld..%ld)", what, s, min, max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
 struct dump_cli {
 	struct dump_opts o;
 	int json, pid_given;
@@ -101,7 +89,7 @@ static int parse_one(struct dump_cli *c, int opt, const char *arg)
 
 	switch (opt) {
 	case 't':
-		if (parse_uint(arg, "pid", 1, INT_MAX, &v))
+		if (cliopt_long(arg, "pid", 1, INT_MAX, &v))
 			return -EINVAL;
 		c->o.pid = v;
 		c->pid_given = 1;
@@ -118,16 +106,13 @@ static int parse_one(struct dump_cli *c, int opt, const char *arg)
 		c->o.xfer = arg;
 		return 0;
 	case OPT_LEVEL:
-		if (parse_uint(arg, "compression level", -7, 22, &v))
+		if (cliopt_long(arg, "compression level", -7, 22, &v))
 			return -EINVAL;
 		c->o.level = v;
 		return 0;
 	case OPT_NOCOMP: c->o.no_compress = 1; return 0;
-	case OPT_THREADS:
-		if (parse_uint(arg, "thread count", 1, 256, &v))
-			return -EINVAL;
-		c->o.threads = v;
-		return 0;
+	case 'j':
+		return cliopt_jobs(arg, &c->o.threads);
 	case OPT_CGROUP: c->o.freeze_cgroup = arg; return 0;
 	case OPT_JSON: c->json = 1; return 0;
 	case OPT_PAGEOUT: c->o.pageout = 1; return 0;
@@ -136,7 +121,7 @@ static int parse_one(struct dump_cli *c, int opt, const char *arg)
 	case OPT_NOFSYNC: c->o.no_fsync = 1; return 0;
 	case OPT_NOPROGRESS: c->o.progress = 0; return 0;
 	case OPT_PAGESIZE:
-		if (parse_uint(arg, "page size", 1, LONG_MAX, &v))
+		if (cliopt_long(arg, "page size", 1, LONG_MAX, &v))
 			return -EINVAL;
 		if ((size_t)v != page_size()) {
 			pr_err("--page-size %ld does not match this kernel's page size %zu", v,
@@ -180,26 +165,14 @@ static void print_json(const struct dump_cli *c, const struct dump_result *r)
 	json_finish(&j);
 }
 
-static void human(double v, char *buf, size_t len)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < ARRAY_SIZE(unit)) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, len, "%.1f %s", v, unit[u]);
-}
-
 static void print_summary(const struct dump_cli *c, const struct dump_result *r)
 {
 	char raw[32], st[32], tp[32], parent[48] = "";
 	double secs = r->wall_ns / 1e9;
 
-	human(r->bytes_raw, raw, sizeof(raw));
-	human(r->bytes_stored, st, sizeof(st));
-	human(secs > 0 ? r->bytes_raw / secs : 0, tp, sizeof(tp));
+	cliopt_human(r->bytes_raw, raw, sizeof(raw));
+	cliopt_human(r->bytes_stored, st, sizeof(st));
+	cliopt_human(secs > 0 ? r->bytes_raw / secs : 0, tp, sizeof(tp));
 	if (c->o.prev_dir)
 		snprintf(parent, sizeof(parent), " parent %llu", (unsigned long long)r->pages_parent);
 	printf("dump: pid %d: frozen %.1f ms, pages scanned %llu stored %llu zero %llu%s "
@@ -217,7 +190,7 @@ int cmd_dump(int argc, char **argv)
 	struct dump_result r;
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "t:D:Rh", dump_longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:D:Rj:h", dump_longopts, NULL)) != -1) {
 		if (opt == 'h') {
 			dump_usage(stdout);
 			return CM_EXIT_OK;

@@ -14,11 +14,12 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cliopt.h"
 #include "log.h"
 #include "restore.h"
 
 enum {
-	OPT_PIDFILE = 256, OPT_PIDMISMATCH, OPT_FORCE, OPT_KILL, OPT_JSON, OPT_THREADS,
+	OPT_PIDFILE = 256, OPT_PIDMISMATCH, OPT_FORCE, OPT_KILL, OPT_JSON,
 	OPT_CGROUP, OPT_NOPROGRESS, OPT_STDIN, OPT_STDOUT, OPT_STDERR, OPT_INHERIT,
 	OPT_SKIPFD, OPT_FULLVERIFY,
 };
@@ -39,7 +40,8 @@ static const struct option restore_longopts[] = {
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "kill-on-error", no_argument, NULL, OPT_KILL },
 	{ "json", no_argument, NULL, OPT_JSON },
-	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "threads", required_argument, NULL, 'j' },
 	{ "freeze-cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "no-progress", no_argument, NULL, OPT_NOPROGRESS },
 	{ "stdin", required_argument, NULL, OPT_STDIN },
@@ -69,7 +71,8 @@ static void restore_usage(FILE *f)
 		"      --force              in place: restore even if the executable differs\n"
 		"      --kill-on-error      kill the target if the restore fails after it was\n"
 		"                           modified (default: leave it stopped)\n"
-		"      --threads N          decompression threads (default: online CPUs)\n"
+		"  -j, --jobs N             decompression threads (default: online CPUs);\n"
+		"                           --threads N is the same\n"
 		"      --freeze-cgroup PATH freeze through this cgroup (v2 or v1 freezer)\n"
 		"      --stdin/--stdout/--stderr FILE\n"
 		"                           new process: open its fd 0/1/2 from FILE\n"
@@ -87,21 +90,6 @@ static void restore_usage(FILE *f)
 		"exit codes (in place, or new process with -d): 0 ok, 1 failure, 2 usage,\n"
 		"3 bad image, 4 target missing/traced. A new process without -d: its exit\n"
 		"status (128+signal when killed).\n");
-}
-
-static int parse_num(const char *s, const char *what, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 0);
-	if (errno || end == s || *end || v < min || v > max) {
-		pr_err("invalid %s '%s' (expected %ld..%ld)", what, s, min, max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
 }
 
 /* "fd[FROM]:FD" */
@@ -133,7 +121,7 @@ static int parse_one(struct restore_cli *rc, int opt, const char *arg)
 	switch (opt) {
 	case 'D': o->images_dir = arg; return 0;
 	case 't':
-		if (parse_num(arg, "pid", 1, INT_MAX, &v))
+		if (cliopt_long(arg, "pid", 1, INT_MAX, &v))
 			return -EINVAL;
 		o->tree_pid = (pid_t)v;
 		return 0;
@@ -143,11 +131,7 @@ static int parse_one(struct restore_cli *rc, int opt, const char *arg)
 	case OPT_FORCE: o->force = 1; return 0;
 	case OPT_KILL: o->kill_on_error = 1; return 0;
 	case OPT_JSON: o->json = 1; return 0;
-	case OPT_THREADS:
-		if (parse_num(arg, "thread count", 1, 256, &v))
-			return -EINVAL;
-		o->threads = (unsigned int)v;
-		return 0;
+	case 'j': return cliopt_jobs(arg, &o->threads);
 	case OPT_CGROUP: o->freeze_cgroup = arg; return 0;
 	case OPT_NOPROGRESS: o->no_progress = 1; return 0;
 	case OPT_STDIN: o->std_path[0] = arg; return 0;
@@ -160,19 +144,6 @@ static int parse_one(struct restore_cli *rc, int opt, const char *arg)
 	}
 }
 
-static int write_pidfile(const char *path, pid_t pid)
-{
-	FILE *f = fopen(path, "w");
-	int bad;
-
-	if (!f)
-		return cm_err(-errno, "cannot write pid file '%s'", path);
-	bad = fprintf(f, "%d\n", (int)pid) < 0;
-	if (fclose(f) || bad)
-		return cm_err(-EIO, "cannot write pid file '%s'", path);
-	return 0;
-}
-
 int cmd_restore(int argc, char **argv)
 {
 	struct restore_cli rc;
@@ -180,7 +151,7 @@ int cmd_restore(int argc, char **argv)
 	int opt, ret;
 
 	memset(&rc, 0, sizeof(rc));
-	while ((opt = getopt_long(argc, argv, "D:t:dh", restore_longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "D:t:dj:h", restore_longopts, NULL)) != -1) {
 		if (opt == 'h') {
 			restore_usage(stdout);
 			return CM_EXIT_OK;
@@ -207,6 +178,6 @@ int cmd_restore(int argc, char **argv)
 	}
 	ret = restore_inplace(po);
 	if (!ret && po->pidfile)
-		ret = write_pidfile(po->pidfile, po->tree_pid);
+		ret = cliopt_write_pidfile(po->pidfile, po->tree_pid);
 	return cm_exit_code(ret);
 }

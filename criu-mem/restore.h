@@ -197,6 +197,12 @@ int restore_pages(struct restore_ctx *c);
 int restore_madvise(struct restore_ctx *c);
 
 /*
+ * restore_layout(), restore_pages() then restore_madvise(), stopping at the
+ * first failure; times the layout and madvise steps into c->st.
+ */
+int restore_memory(struct restore_ctx *c);
+
+/*
  * Sets GPRs, xstate, fs/gs base and the signal mask of every thread, matched
  * by tid (c->mem->threads[i]->tid). Must run after the inject session is
  * released (inject_release() would overwrite the leader's registers).

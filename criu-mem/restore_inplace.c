@@ -98,17 +98,9 @@ static int inplace_rseq(struct restore_ctx *c, struct inject *leader)
 /* Steps after the point of no return; the caller handles a failure. */
 static int inplace_modify(struct restore_ctx *c, struct inject *in)
 {
-	uint64_t t0 = now_ns();
 	int ret, rel;
 
-	ret = restore_layout(c);
-	c->st.t_layout_ns = now_ns() - t0;
-	if (!ret)
-		ret = restore_pages(c);
-	t0 = now_ns();
-	if (!ret)
-		ret = restore_madvise(c);
-	c->st.t_madvise_ns = now_ns() - t0;
+	ret = restore_memory(c);
 	if (!ret) {
 		c->started |= RST_REGS;
 		ret = inplace_rseq(c, in);

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cliopt.h"
 #include "inject.h"
 #include "log.h"
 #include "restore.h"
@@ -44,7 +45,6 @@ static int new_check(const struct img_mem *m)
 static int new_build(struct restore_ctx *c, struct inject *in, pid_t *tids)
 {
 	const struct img_mem *m = c->mem;
-	uint64_t t0 = now_ns();
 	int ret;
 
 	ret = rn_mm_clear_host(in, m);
@@ -54,14 +54,7 @@ static int new_build(struct restore_ctx *c, struct inject *in, pid_t *tids)
 	if (!ret)
 		ret = restore_attach(c, in->tid, in);
 	if (!ret)
-		ret = restore_layout(c);
-	c->st.t_layout_ns = now_ns() - t0;
-	if (!ret)
-		ret = restore_pages(c);
-	t0 = now_ns();
-	if (!ret)
-		ret = restore_madvise(c);
-	c->st.t_madvise_ns = now_ns() - t0;
+		ret = restore_memory(c);
 	if (!ret)
 		ret = rn_mm_fix_account(in, m);
 	/* Threads before the leader's rseq: its registration must be the last
@@ -71,17 +64,6 @@ static int new_build(struct restore_ctx *c, struct inject *in, pid_t *tids)
 	if (!ret)
 		ret = rn_task_restore(in, m, m->threads[0]);
 	return ret;
-}
-
-static int write_pidfile(const char *path, pid_t pid)
-{
-	FILE *f = fopen(path, "we");
-
-	if (!f)
-		return cm_err(-errno, "cannot write pid file '%s'", path);
-	if (fprintf(f, "%d\n", (int)pid) < 0 || fclose(f))
-		return cm_err(-EIO, "cannot write pid file '%s'", path);
-	return 0;
 }
 
 /* Waits for the restored process (our child) and turns its end into a status. */
@@ -132,7 +114,7 @@ static int new_finish(struct restore_ctx *c, struct inject *in, struct rn_host *
 	/* Once it runs untraced; a failure here still kills it (nobody else
 	 * would know its pid). */
 	if (c->opts->pidfile)
-		return write_pidfile(c->opts->pidfile, h->pid);
+		return cliopt_write_pidfile(c->opts->pidfile, h->pid);
 	return 0;
 }
 

@@ -633,3 +633,19 @@ out:
 	free(w);
 	return ret;
 }
+
+int restore_memory(struct restore_ctx *c)
+{
+	uint64_t t0 = now_ns();
+	int ret;
+
+	ret = restore_layout(c);
+	c->st.t_layout_ns = now_ns() - t0;
+	if (!ret)
+		ret = restore_pages(c);
+	t0 = now_ns();
+	if (!ret)
+		ret = restore_madvise(c);
+	c->st.t_madvise_ns = now_ns() - t0;
+	return ret;
+}

@@ -16,6 +16,7 @@
 
 #define LOG_PREFIX "verify: "
 #include "cli.h"
+#include "cliopt.h"
 #include "img.h"
 #include "json.h"
 #include "log.h"
@@ -30,13 +31,14 @@ struct verify {
 
 static void verify_usage(FILE *f)
 {
-	fprintf(f, "usage: criu-mem verify [--json] [-j THREADS] DIR\n\n"
+	fprintf(f, "usage: criu-mem verify [--json] [-j N] DIR\n\n"
 		   "Checks every checksum (file sizes and XXH3 from the inventory, every\n"
 		   "frame's XXH3 and decompression) and every cross reference (runs inside\n"
 		   "VMAs, frames exist, no overlaps, counts, parent image). Prints every\n"
 		   "problem, one per line, and exits 3 if there is any.\n\n"
 		   "  --json             one JSON document on stdout\n"
-		   "  -t, --threads N    decompression threads (default: online CPUs)\n");
+		   "  -j, --jobs N       decompression threads (default: online CPUs);\n"
+		   "                     --threads N is the same\n");
 }
 
 static void problem(void *arg, const char *msg)
@@ -353,7 +355,8 @@ int cmd_verify(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'J' },
-		{ "threads", required_argument, NULL, 't' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -362,13 +365,16 @@ int cmd_verify(int argc, char **argv)
 	int c, ret;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "Jt:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "Jj:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'J':
 			v.j = &j;
 			break;
-		case 't':
-			v.threads = atoi(optarg);
+		case 'j':
+			if (cliopt_jobs(optarg, &v.threads)) {
+				verify_usage(stderr);
+				return CM_EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			verify_usage(stdout);

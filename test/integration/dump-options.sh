@@ -29,7 +29,7 @@ echo "ok: 9 thread cores"
 
 # Options that change how pages are stored.
 dump_mode anon readv --no-compress
-dump_mode anon vmsplice --no-compress
+dump_mode anon vmsplice --no-compress -j 2
 dump_mode anon readv --threads 1 --compress-level 3
 dump_mode fileshared readv --pageout
 

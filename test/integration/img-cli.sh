@@ -38,6 +38,10 @@ done
 "$CRIU_MEM" verify "$T/img" | grep -q '^ok' || die "verify on the golden image"
 "$CRIU_MEM" verify "$T/golden-v1-incr" | grep -q '^ok' || die "verify on the incremental image"
 "$CRIU_MEM" verify --json "$T/img" | python3 -m json.tool >/dev/null || die "verify --json"
+"$CRIU_MEM" verify -j 2 "$T/img" | grep -q '^ok' || die "verify -j 2"
+"$CRIU_MEM" verify --threads 1 "$T/img" | grep -q '^ok' || die "verify --threads 1"
+"$CRIU_MEM" verify -t 1 "$T/img" >/dev/null 2>&1; rc=$?
+[ "$rc" = 2 ] || die "verify -t 1 exited $rc, expected 2 (usage: -t is no longer verify's)"
 
 # verify: one flipped byte in the payload of frame 2
 cp -r "$T/img" "$T/bad"

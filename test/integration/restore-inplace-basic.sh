@@ -30,6 +30,13 @@ assert d["pages_written"] > 1000, d
 assert d["vmas_unmapped"] == 0 and d["vmas_mapped"] == 0, d
 assert d["threads"] == 1, d' "$T/r.json" "$TPID" || die "bad --json: $(cat "$T/r.json")"
 [ "$(cat "$T/pid")" = "$TPID" ] || die "pidfile holds '$(cat "$T/pid")'"
+[ "$(stat -c %a "$T/pid")" = 600 ] || die "pidfile mode $(stat -c %a "$T/pid"), expected 600"
+# -j/--jobs; a --pidfile that is a symlink is refused (O_NOFOLLOW), its target left alone
+ln -s "$T/pid.target" "$T/pid.link"
+"$CRIU_MEM" restore -t "$TPID" -D "$T/img" -j 1 --no-progress --pidfile "$T/pid.link" \
+	>/dev/null 2>"$T/r2.err" && die "restore wrote its pid file through a symlink"
+grep -q "cannot write pid file '$T/pid.link'" "$T/r2.err" || die "no pidfile error: $(cat "$T/r2.err")"
+[ ! -e "$T/pid.target" ] || die "the symlink's target was created"
 assert_running "$TPID"
 layout "$TPID" >"$T/l1"
 diff "$T/l0" "$T/l1" >&2 || die "layout changed by a restore onto unchanged memory"
