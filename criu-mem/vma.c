@@ -81,6 +81,33 @@ static int starts_with(const char *s, const char *prefix)
 	return !strncmp(s, prefix, strlen(prefix));
 }
 
+/*
+ * The kernel's special mappings, recorded but never dumped. [vvar] and
+ * [vsyscall] carry VM_IO/PFNMAP: their names decide before the flags do.
+ */
+static const struct {
+	const char *name;
+	VmaKind kind;
+} vma_special[] = {
+	{ "[vdso]", VMA_KIND__VMA_VDSO },
+	{ "[vvar]", VMA_KIND__VMA_VVAR },
+	{ "[vvar_vclock]", VMA_KIND__VMA_VVAR },
+	{ "[vsyscall]", VMA_KIND__VMA_VSYSCALL },
+};
+
+static int vma_special_kind(const char *p, VmaKind *kind)
+{
+	size_t i;
+
+	for (i = 0; p && i < ARRAY_SIZE(vma_special); i++) {
+		if (!strcmp(p, vma_special[i].name)) {
+			*kind = vma_special[i].kind;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 void vma_classify(struct vma *v)
 {
 	int shared = v->flags & MAP_SHARED;
@@ -89,7 +116,9 @@ void vma_classify(struct vma *v)
 	v->flags &= ~(MAP_ANONYMOUS | MAP_GROWSDOWN);
 	if (v->vm_flags & (1ull << VMF_GD))
 		v->flags |= MAP_GROWSDOWN;
-	if (v->vm_flags & ((1ull << VMF_IO) | (1ull << VMF_PF))) {
+	if (vma_special_kind(p, &v->kind)) {
+		/* [vdso], [vvar], [vsyscall]: whatever their VmFlags */
+	} else if (v->vm_flags & ((1ull << VMF_IO) | (1ull << VMF_PF))) {
 		v->kind = VMA_KIND__VMA_UNSUPPORTED;
 	} else if (v->vm_flags & (1ull << VMF_HT) || v->page_shift > 12) {
 		v->kind = VMA_KIND__VMA_HUGETLB;
@@ -97,13 +126,7 @@ void vma_classify(struct vma *v)
 		v->kind = shared ? VMA_KIND__VMA_ANON_SHARED : VMA_KIND__VMA_ANON_PRIVATE;
 		v->flags |= MAP_ANONYMOUS;
 	} else if (p[0] == '[') {
-		if (!strcmp(p, "[vdso]"))
-			v->kind = VMA_KIND__VMA_VDSO;
-		else if (!strcmp(p, "[vvar]") || !strcmp(p, "[vvar_vclock]"))
-			v->kind = VMA_KIND__VMA_VVAR;
-		else if (!strcmp(p, "[vsyscall]"))
-			v->kind = VMA_KIND__VMA_VSYSCALL;
-		else if (!strcmp(p, "[heap]"))
+		if (!strcmp(p, "[heap]"))
 			v->kind = VMA_KIND__VMA_HEAP;
 		else if (!strcmp(p, "[stack]")) {
 			v->kind = VMA_KIND__VMA_STACK;

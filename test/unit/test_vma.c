@@ -184,6 +184,31 @@ UNIT_TEST(vma_vmflags_and_classify)
 	return 0;
 }
 
+/* [vvar] and [vsyscall] carry VM_IO/PFNMAP: their names win over the flags. */
+UNIT_TEST(vma_special_names_before_io_flags)
+{
+	static const struct { const char *line; VmaKind kind; } t[] = {
+		{ "7ffd0000-7ffd4000 r--p 00000000 00:00 0 [vvar]", VMA_KIND__VMA_VVAR },
+		{ "7ffd0000-7ffd1000 r--p 00000000 00:00 0 [vvar_vclock]", VMA_KIND__VMA_VVAR },
+		{ "7ffd4000-7ffd6000 r-xp 00000000 00:00 0 [vdso]", VMA_KIND__VMA_VDSO },
+		{ "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]",
+		  VMA_KIND__VMA_VSYSCALL },
+		{ "7f0000000000-7f0000001000 rw-s 00000000 00:05 9 /dev/mem",
+		  VMA_KIND__VMA_UNSUPPORTED },
+	};
+	struct vma v;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		CHECK_EQ(parse(t[i].line, &v), 0);
+		v.vm_flags = 1ull << VMF_IO | 1ull << VMF_PF;
+		vma_classify(&v);
+		CHECK_EQ(v.kind, t[i].kind);
+		free(v.path);
+	}
+	return 0;
+}
+
 UNIT_TEST(vmflag_table_consistent)
 {
 	size_t i, j;
