@@ -20,7 +20,6 @@
 #include "restore_new.h"
 #include "util.h"
 
-#define RN_MAX_FDS	65536
 #define RN_MAX_FDNUM	(1 << 20)
 
 static const char *const fd_kind_names[] = {
@@ -264,7 +263,7 @@ static int read_files(const struct img_dir *d, unsigned int pid, FdEntry ***out,
 	ProtobufCMessage *msg;
 	FdEntry **v = NULL;
 	char name[64];
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	int ret;
 
 	ret = img_kind_filename(IMG_FILES, pid, name, sizeof(name));
@@ -278,18 +277,27 @@ static int read_files(const struct img_dir *d, unsigned int pid, FdEntry ***out,
 	while ((ret = img_reader_next(r, &msg)) == 1) {
 		FdEntry *e = (FdEntry *)msg, **nv;
 
-		if (n >= RN_MAX_FDS || e->fd >= RN_MAX_FDNUM) {
+		if (n >= IMG_MAX_FDS) {
 			protobuf_c_message_free_unpacked(msg, NULL);
-			ret = cm_err(-EBADMSG, "'%s': fd %u or fd count out of range", name, e->fd);
+			ret = cm_err(-EOVERFLOW, "'%s': more than %u fd records", name, IMG_MAX_FDS);
 			goto out;
 		}
-		nv = realloc(v, (n + 1) * sizeof(*v));
-		if (!nv) {
+		if (e->fd >= RN_MAX_FDNUM) {
+			ret = cm_err(-EBADMSG, "'%s': fd %u out of range (at most %u)", name, e->fd,
+				     RN_MAX_FDNUM - 1);
 			protobuf_c_message_free_unpacked(msg, NULL);
-			ret = cm_err(-ENOMEM, "'%s'", name);
 			goto out;
 		}
-		v = nv;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				protobuf_c_message_free_unpacked(msg, NULL);
+				ret = cm_err(-ENOMEM, "'%s': %zu fd records", name, cap);
+				goto out;
+			}
+			v = nv;
+		}
 		v[n++] = e;
 	}
 	if (ret < 0)
