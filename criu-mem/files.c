@@ -36,7 +36,8 @@ static FdKind classify(const struct stat *st, const char *link)
 		return FD_KIND__FD_REG;
 	if (S_ISDIR(st->st_mode) && link[0] == '/')
 		return FD_KIND__FD_DIR;
-	if (S_ISFIFO(st->st_mode) && !strncmp(link, "pipe:[", 6))
+	/* an anonymous pipe, or a named FIFO that restore reopens by path */
+	if (S_ISFIFO(st->st_mode) && (!strncmp(link, "pipe:[", 6) || link[0] == '/'))
 		return FD_KIND__FD_PIPE;
 	if (S_ISCHR(st->st_mode)) {
 		/* 4: tty/ttyS, 5: /dev/tty and ptmx, 136-143: pts */

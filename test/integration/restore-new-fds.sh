@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Fd table and per-task state of a new process, on a python3 target: a file
 # read at an offset, a file opened for append, a read-write file with its
-# position, /dev/null, a pipe with both ends in the process, a directory, a
-# pipe to the parent (--inherit-fd), std fds inherited; umask, cwd,
+# position, /dev/null, a pipe with both ends in the process, a named FIFO
+# (reopened by path), a directory, a pipe to the parent (--inherit-fd), std
+# fds inherited; umask, cwd,
 # personality, blocked and ignored signals, handlers, faulthandler's
 # sigaltstack. The restored python checks them itself. Then an unsupported
 # fd (a socket): refused clearly, or left closed with --skip-unsupported-fds.
@@ -16,6 +17,7 @@ PY=$("$PY" -c 'import sys; print(sys.executable)') || skip "python3 does not run
 mkdir -p "$T/wd"
 printf '0123456789ABCDEFGHIJ' >"$T/wd/data.txt"
 head -c 4096 /dev/zero >"$T/wd/rw.bin"
+mkfifo "$T/wd/fifo"
 cat >"$T/fds.py" <<'PYEOF'
 import ctypes, faulthandler, os, signal, socket, sys, time
 d, with_socket = sys.argv[1], sys.argv[2] == "1"
@@ -35,6 +37,7 @@ r, w = os.pipe()
 dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
 rw = open("rw.bin", "r+b", buffering=0)
 rw.seek(100)
+fifo = os.open("fifo", os.O_RDWR)
 sock = socket.socket() if with_socket else None
 print("ready", flush=True)
 while not got:
@@ -46,6 +49,8 @@ def check(what, cond):
 check("data offset", data.read(5) == b"ABCDE")
 os.write(w, b"hello")
 check("pipe", os.read(r, 5) == b"hello")
+os.write(fifo, b"fifo")
+check("named fifo", os.read(fifo, 4) == b"fifo")
 check("dir fd", "data.txt" in os.listdir(dfd))
 rw.write(b"X")
 check("rw offset", open("rw.bin", "rb").read()[100:101] == b"X")
@@ -89,6 +94,7 @@ run_py() {
 run_py 0
 task_sig "$PYPID" >"$T/task.before"
 grep -q '^fd 5 pipe' "$T/task.before" || die "no pipe at fd 5: $(cat "$T/task.before")"
+grep -q "^fd [0-9]* $T/wd/fifo " "$T/task.before" || die "no FIFO fd: $(cat "$T/task.before")"
 dump_kill "$PYPID" "$T/img"
 # The pipe to the parent comes back through --inherit-fd from a new reader.
 exec 7> >(cat >"$T/parent2.out")
