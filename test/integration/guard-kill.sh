@@ -36,11 +36,16 @@ wait_line() {
 	return 1
 }
 
-# same_regs WHAT: the target's threads have the registers of $r1.
+# same_regs WHAT [FILTER]: the target's threads (those matching FILTER) have
+# the registers of $r1; retried for 1 s, as a thread just let go may not
+# have re-entered its restarted syscall yet.
 same_regs() {
-	local r2
-	r2=$("$PROBE" regs "$TPID" | grep '^thread') || die "$1: regs after failed"
-	[ "$r1" = "$r2" ] && return 0
+	local r2 i
+	for i in $(seq 10); do
+		r2=$("$PROBE" regs "$TPID" | grep "${2:-^thread}") || die "$1: regs after failed"
+		[ "$r1" = "$r2" ] && return 0
+		sleep 0.1
+	done
 	diff <(tr ' ' '\n' <<<"$r1") <(tr ' ' '\n' <<<"$r2") >&2
 	die "$1: registers changed"
 }
@@ -94,8 +99,7 @@ done
 kill -KILL "$P"
 wait "$P" 2>/dev/null
 after_kill "mid-read" "$G"
-r2=$("$PROBE" regs "$TPID" | grep "^thread $tid ") || die "regs after failed"
-[ "$r1" = "$r2" ] || die "registers of thread $tid changed"
+same_regs "mid-read" "^thread $tid "
 printf 'klmn' >"$T/fifo"
 for _ in $(seq 200); do [ "$(grep -c '^reader' "$T/tgt_threads.out")" = 4 ] && break; sleep 0.02; done
 [ "$(grep -c '^reader' "$T/tgt_threads.out")" = 4 ] ||
@@ -186,8 +190,7 @@ for i in $(seq "$DUMPS"); do
 	kill -KILL "$P" 2>/dev/null
 	wait "$P" 2>/dev/null
 	[ -n "$G" ] && after_kill "early dump kill $i" "$G"
-	r2=$("$PROBE" regs "$TPID" | grep ' syscall=0 ') || die "regs after failed"
-	[ "$r1" = "$r2" ] || die "early dump kill $i: registers of the read() threads changed"
+	same_regs "early dump kill $i (read() threads)" ' syscall=0 '
 	rm -rf "$T/d" "$T"/d.tmp.*
 done
 printf 'klmn' >"$T/fifo"
