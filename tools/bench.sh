@@ -98,16 +98,17 @@ for SIZE in $SIZES; do
 	for i in $(seq 600); do grep -q ready "$B/wl" 2>/dev/null && break; sleep 0.1; done
 	read -r _ ADDR LEN <"$B/wl"
 	rm -f "$B/readv" "$B/vmsplice" "$B/nofsync" "$B/nocomp" "$B/raw" "$B/gcore" "$B/base"
-	for r in $(seq "$REPS"); do
-		run_dump readv readv
-		run_raw
-		[ -n "$BASE" ] && run_dump base readv
-		run_dump vmsplice vmsplice
-		[ "$GCORE" = 1 ] && run_gcore
-		if [ "$EXTRA" = 1 ]; then
-			run_dump nofsync readv --no-fsync
-			run_dump nocomp readv --no-compress --no-fsync
-		fi
+	# One round runs every contender once; each round starts one further
+	# down the list, so none always follows the same neighbour.
+	RUNS=("run_dump readv readv" "run_raw" "run_dump vmsplice vmsplice")
+	[ -n "$BASE" ] && RUNS+=("run_dump base readv")
+	[ "$GCORE" = 1 ] && RUNS+=("run_gcore")
+	[ "$EXTRA" = 1 ] && RUNS+=("run_dump nofsync readv --no-fsync" \
+				 "run_dump nocomp readv --no-compress --no-fsync")
+	for r in $(seq 0 $((REPS - 1))); do
+		for i in $(seq 0 $((${#RUNS[@]} - 1))); do
+			${RUNS[$(((r + i) % ${#RUNS[@]}))]}
+		done
 	done
 	# zstd -1 -T0 over the same raw page bytes, for size.
 	"$BUILD/tools/bench-rawlimit" "$WPID" "$ADDR" "$LEN" "$LEVEL" 1 "$B/raw.bin" >/dev/null
