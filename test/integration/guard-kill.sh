@@ -102,7 +102,7 @@ after_kill "mid-read" "$G"
 same_regs "mid-read" "^thread $tid "
 printf 'klmn' >"$T/fifo"
 for _ in $(seq 200); do [ "$(grep -c '^reader' "$T/tgt_threads.out")" = 4 ] && break; sleep 0.02; done
-[ "$(grep -c '^reader' "$T/tgt_threads.out")" = 4 ] ||
+[ "$(grep -c '^reader [0-9]* got [klmn]$' "$T/tgt_threads.out")" = 4 ] ||
 	die "readers: $(grep reader "$T/tgt_threads.out")"
 assert_running "$TPID"
 echo "ok: killed mid-read at $tramp+2, thread $tid put back, 4 readers got their bytes"
