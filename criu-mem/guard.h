@@ -38,6 +38,17 @@
  * flight" before the call that creates them, and forgotten only after the
  * call that removes them returned.
  *
+ * Usage (dump.c is the model):
+ *	guard_init(&g); guard_start(&g, pid);	before freeze_seize() and before
+ *						criu-mem starts threads or forks
+ *	freeze_opts.guard = &g; freeze_seize();	cgroup noted; freeze.guard = &g
+ *	inject_init(&in, tid); inject_attach_guard(&in, freeze.guard);
+ *	inject_scratch_map()			tracked (unmapped if we die)
+ *	inject_syscall_tracked()		temporary remote fds/mappings
+ *	inject_syscall()			changes meant to stay
+ *	guard_set_death_signal(&g, SIGSTOP)	past a point of no return
+ *	inject_release(); freeze_release(); guard_finish(&g);	on every path
+ *
  * All functions are thread-safe (one mutex per guard). Functions returning
  * int give 0 or -errno (logged).
  */
