@@ -111,16 +111,17 @@ static int vma_special_kind(const char *p, VmaKind *kind)
 void vma_classify(struct vma *v)
 {
 	int shared = v->flags & MAP_SHARED;
+	int huge = v->vm_flags & (1ull << VMF_HT) || v->page_shift > 12;
 	const char *p = v->path;
 
 	v->flags &= ~(MAP_ANONYMOUS | MAP_GROWSDOWN);
 	if (v->vm_flags & (1ull << VMF_GD))
 		v->flags |= MAP_GROWSDOWN;
-	if (vma_special_kind(p, &v->kind)) {
-		/* [vdso], [vvar], [vsyscall]: whatever their VmFlags */
+	if (!huge && vma_special_kind(p, &v->kind)) {
+		/* [vdso], [vvar], [vsyscall]: whatever their VM_IO/PFNMAP */
 	} else if (v->vm_flags & ((1ull << VMF_IO) | (1ull << VMF_PF))) {
 		v->kind = VMA_KIND__VMA_UNSUPPORTED;
-	} else if (v->vm_flags & (1ull << VMF_HT) || v->page_shift > 12) {
+	} else if (huge) {
 		v->kind = VMA_KIND__VMA_HUGETLB;
 	} else if (!p) {
 		v->kind = shared ? VMA_KIND__VMA_ANON_SHARED : VMA_KIND__VMA_ANON_PRIVATE;
