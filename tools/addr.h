@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Addresses in a dumped process, for the inspection commands (x, grep,
- * diff, core): opening the image of one process, naming VMAs, parsing
- * address expressions and looking symbols up in the ELF files the process
+ * diff, core): naming VMAs, parsing address expressions and looking symbols up in the ELF files the process
  * had mapped.
  *
  * An address expression is one of
@@ -63,20 +62,6 @@ int elf_build_id(const uint8_t *img, size_t len, const uint8_t **id, size_t *id_
  */
 int elf_load_bias(const uint8_t *img, size_t len, uint64_t vaddr, uint64_t pgoff, size_t ps,
 		  uint64_t *bias);
-
-/* The image of one process opened for inspection. */
-struct addr_img {
-	struct img_dir *dir;
-	InventoryEntry *inv;
-	struct img_mem *mem;
-};
-
-/*
- * Opens directory @path and loads the memory of @pid (0: the root pid of
- * the inventory). Reports errors itself. Release with addr_img_close().
- */
-int addr_img_open(struct addr_img *ai, const char *path, unsigned int pid);
-void addr_img_close(struct addr_img *ai);
 
 /*
  * Resolves an expression to an address in m. Reports errors itself

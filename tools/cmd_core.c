@@ -19,6 +19,7 @@
 
 #define LOG_PREFIX "core: "
 #include "addr.h"
+#include "imgopen.h"
 #include "cli.h"
 #include "elfcore.h"
 #include "log.h"
@@ -285,7 +286,7 @@ static void core_psargs(struct img_mem *m, char *out, size_t len)
 	out[n] = 0;
 }
 
-static void core_fill_in(const struct addr_img *ai, struct elfcore_in *in, char *psargs,
+static void core_fill_in(const struct imgopen *ai, struct elfcore_in *in, char *psargs,
 			 size_t pslen, int all)
 {
 	struct img_mem *m = ai->mem;
@@ -387,7 +388,7 @@ static int core_publish(struct core_ctx *c)
 	return 0;
 }
 
-static int core_write(struct core_ctx *c, const struct addr_img *ai, int all, int quiet)
+static int core_write(struct core_ctx *c, const struct imgopen *ai, int all, int quiet)
 {
 	struct elfcore_buf notes = { 0 }, head = { 0 };
 	struct elfcore_plan plan = { 0 };
@@ -459,10 +460,9 @@ int cmd_core(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct core_ctx c = { .fd = -1 };
-	struct addr_img ai;
+	struct imgopen ai;
 	int o, all = 0, quiet = 0, ret;
 	unsigned int pid = 0;
-	uint64_t v;
 
 	while ((o = getopt_long(argc, argv, "o:afp:qh", opts, NULL)) != -1) {
 		switch (o) {
@@ -479,18 +479,11 @@ int cmd_core(int argc, char **argv)
 			quiet = 1;
 			break;
 		case 'p':
-			if (addr_parse_u64(optarg, &v) || !v || v > UINT32_MAX) {
-				pr_err("bad pid '%s'", optarg);
+			if (imgopen_pid_arg(optarg, &pid))
 				return CM_EXIT_USAGE;
-			}
-			pid = v;
 			break;
-		case 'h':
-			core_usage(stdout);
-			return CM_EXIT_OK;
-		default:
-			core_usage(stderr);
-			return CM_EXIT_USAGE;
+		default:	/* 'h' or a bad option */
+			return imgopen_usage(o, core_usage);
 		}
 	}
 	if (argc - optind != 1 || !c.out_path) {
@@ -500,7 +493,7 @@ int cmd_core(int argc, char **argv)
 	ret = core_check_out(&c);
 	if (ret)
 		return cm_exit_code(ret);
-	ret = addr_img_open(&ai, argv[optind], pid);
+	ret = imgopen_proc(&ai, argv[optind], pid);
 	if (ret)
 		return cm_exit_code(ret);
 	c.m = ai.mem;
@@ -530,6 +523,6 @@ int cmd_core(int argc, char **argv)
 out:
 	free(c.tmp_path);
 	free(c.buf);
-	addr_img_close(&ai);
+	imgopen_close(&ai);
 	return cm_exit_code(ret);
 }

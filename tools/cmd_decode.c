@@ -13,6 +13,7 @@
 #define LOG_PREFIX "decode: "
 #include "cli.h"
 #include "img.h"
+#include "imgopen.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -358,12 +359,8 @@ int cmd_decode(int argc, char **argv)
 		case 'j':
 			d.j = &j;
 			break;
-		case 'h':
-			dec_usage(stdout);
-			return CM_EXIT_OK;
-		default:
-			dec_usage(stderr);
-			return CM_EXIT_USAGE;
+		default:	/* 'h' or a bad option */
+			return imgopen_usage(c, dec_usage);
 		}
 	}
 	if (optind + 1 != argc) {

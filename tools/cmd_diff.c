@@ -13,6 +13,7 @@
 
 #define LOG_PREFIX "diff: "
 #include "addr.h"
+#include "imgopen.h"
 #include "cli.h"
 #include "json.h"
 #include "log.h"
@@ -49,15 +50,6 @@ static void diff_usage(FILE *f)
 		   "  -p, --pid PID   process to compare (default: the root process of each)\n");
 }
 
-static void prot_str(const VmaEntry *v, char out[5])
-{
-	out[0] = v->prot & PROT_READ ? 'r' : '-';
-	out[1] = v->prot & PROT_WRITE ? 'w' : '-';
-	out[2] = v->prot & PROT_EXEC ? 'x' : '-';
-	out[3] = v->flags & MAP_SHARED ? 's' : 'p';
-	out[4] = 0;
-}
-
 /* " +dd -hg": vm_flags bits set or cleared between a and b. */
 static void vmflags_delta(uint64_t a, uint64_t b, char *out, size_t len)
 {
@@ -77,7 +69,7 @@ static void diff_vma_json(struct diff_ctx *c, const char *key, const VmaEntry *v
 {
 	char prot[5];
 
-	prot_str(v, prot);
+	imgopen_perms(v, prot);
 	json_obj_begin(c->j, key);
 	json_hex(c->j, "start", v->start);
 	json_hex(c->j, "end", v->end);
@@ -99,7 +91,7 @@ static void diff_vma_one(struct diff_ctx *c, const char *what, const VmaEntry *v
 		json_obj_end(c->j);
 		return;
 	}
-	prot_str(v, prot);
+	imgopen_perms(v, prot);
 	printf("vma %-7s %012lx-%012lx %s %s\n", what, (unsigned long)v->start,
 	       (unsigned long)v->end, prot, addr_vma_name(v));
 }
@@ -111,8 +103,8 @@ static int diff_vma_pair(struct diff_ctx *c, const VmaEntry *a, const VmaEntry *
 	char pa[5], pb[5], mv[256], what[512];
 	size_t o = 0;
 
-	prot_str(a, pa);
-	prot_str(b, pb);
+	imgopen_perms(a, pa);
+	imgopen_perms(b, pb);
 	vmflags_delta(a->vm_flags, b->vm_flags, mv, sizeof(mv));
 	what[0] = 0;
 	if (a->end != b->end)
@@ -436,12 +428,11 @@ int cmd_diff(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct addr_img ia = { 0 }, ib = { 0 };
+	struct imgopen ia = { 0 }, ib = { 0 };
 	struct diff_ctx c = { 0 };
 	struct json_out j;
 	unsigned int pid = 0;
 	int o, json = 0, ret;
-	uint64_t v;
 
 	while ((o = getopt_long(argc, argv, "jp:h", opts, NULL)) != -1) {
 		switch (o) {
@@ -449,18 +440,11 @@ int cmd_diff(int argc, char **argv)
 			json = 1;
 			break;
 		case 'p':
-			if (addr_parse_u64(optarg, &v) || !v || v > UINT32_MAX) {
-				pr_err("bad pid '%s'", optarg);
+			if (imgopen_pid_arg(optarg, &pid))
 				return CM_EXIT_USAGE;
-			}
-			pid = v;
 			break;
-		case 'h':
-			diff_usage(stdout);
-			return CM_EXIT_OK;
-		default:
-			diff_usage(stderr);
-			return CM_EXIT_USAGE;
+		default:	/* 'h' or a bad option */
+			return imgopen_usage(o, diff_usage);
 		}
 	}
 	if (argc - optind != 2) {
@@ -469,9 +453,9 @@ int cmd_diff(int argc, char **argv)
 	}
 	c.path_a = argv[optind];
 	c.path_b = argv[optind + 1];
-	ret = addr_img_open(&ia, c.path_a, pid);
+	ret = imgopen_proc(&ia, c.path_a, pid);
 	if (!ret)
-		ret = addr_img_open(&ib, c.path_b, pid);
+		ret = imgopen_proc(&ib, c.path_b, pid);
 	if (ret)
 		goto out;
 	c.a = ia.mem;
@@ -489,8 +473,8 @@ int cmd_diff(int argc, char **argv)
 	ret = diff_run(&c);
 out:
 	fflush(stdout);
-	addr_img_close(&ia);
-	addr_img_close(&ib);
+	imgopen_close(&ia);
+	imgopen_close(&ib);
 	if (ret)
 		return cm_exit_code(ret);
 	return c.vma_added || c.vma_removed || c.vma_changed || c.ranges ? CM_EXIT_DIFF :

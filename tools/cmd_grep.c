@@ -19,6 +19,7 @@
 
 #define LOG_PREFIX "grep: "
 #include "addr.h"
+#include "imgopen.h"
 #include "cli.h"
 #include "log.h"
 #include "progress.h"
@@ -342,7 +343,7 @@ static int grep_chunk_search(struct grep_ctx *g, struct img_mem *m, struct grep_
 struct grep_worker {
 	struct grep_ctx *g;
 	struct img_mem *m;	/* shared with the main thread for worker 0 */
-	struct addr_img own;
+	struct imgopen own;
 	int ret;
 };
 
@@ -354,7 +355,7 @@ static void *grep_worker_main(void *arg)
 	uint8_t *buf = NULL, *absent = NULL;
 
 	if (!w->m) {
-		w->ret = addr_img_open(&w->own, g->dir_path, g->pid);
+		w->ret = imgopen_proc(&w->own, g->dir_path, g->pid);
 		w->m = w->own.mem;
 	}
 	if (!w->ret) {
@@ -551,7 +552,7 @@ static long grep_run(struct grep_ctx *g, struct img_mem *m, unsigned int jobs, i
 		pthread_join(tid[i], NULL);
 		if (w[i].ret && ret >= 0)
 			ret = w[i].ret;
-		addr_img_close(&w[i].own);
+		imgopen_close(&w[i].own);
 	}
 	progress_done(&pb);
 	return ret;
@@ -606,7 +607,7 @@ int cmd_grep(int argc, char **argv)
 	long jobs = sysconf(_SC_NPROCESSORS_ONLN), n;
 	uint8_t pat[GREP_PAT_MAX];
 	int o, hex = 0, quiet = 0, ret;
-	struct addr_img ai;
+	struct imgopen ai;
 	uint64_t v;
 
 	while ((o = getopt_long(argc, argv, "xcm:j:p:qh", opts, NULL)) != -1) {
@@ -634,12 +635,8 @@ int cmd_grep(int argc, char **argv)
 			else
 				g.pid = v;
 			break;
-		case 'h':
-			grep_usage(stdout);
-			return CM_EXIT_OK;
-		default:
-			grep_usage(stderr);
-			return CM_EXIT_USAGE;
+		default:	/* 'h' or a bad option */
+			return imgopen_usage(o, grep_usage);
 		}
 	}
 	if (argc - optind != 2) {
@@ -654,7 +651,7 @@ int cmd_grep(int argc, char **argv)
 	g.dir_path = argv[optind];
 	if (jobs < 1)
 		jobs = 1;
-	ret = addr_img_open(&ai, g.dir_path, g.pid);
+	ret = imgopen_proc(&ai, g.dir_path, g.pid);
 	if (ret)
 		return cm_exit_code(ret);
 	g.pid = ai.mem->pid;
@@ -662,7 +659,7 @@ int cmd_grep(int argc, char **argv)
 	if (n >= 0 && g.count_only)
 		printf("%ld\n", n);
 	fflush(stdout);
-	addr_img_close(&ai);
+	imgopen_close(&ai);
 	grep_release(&g);
 	if (n < 0)
 		return cm_exit_code((int)n);

@@ -15,6 +15,7 @@
 #define LOG_PREFIX "show: "
 #include "cli.h"
 #include "img.h"
+#include "imgopen.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -58,24 +59,13 @@ static int cnt_index(uint32_t flags)
 
 static void vma_count(const struct img_mem *m, const VmaEntry *v, struct vma_pages *vp)
 {
-	const struct img_run *r = img_mem_find_run(m, v->start);
 	uint64_t total = (v->end - v->start) / m->page_size, seen = 0;
+	size_t i;
 
 	memset(vp, 0, sizeof(*vp));
-	if (!r) {	/* first run after start */
-		size_t lo = 0, hi = m->nr_runs;
-
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (m->runs[mid].vaddr < v->start)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		r = lo < m->nr_runs ? &m->runs[lo] : NULL;
-	}
-	for (; r && r < m->runs + m->nr_runs && r->vaddr < v->end; r++) {
+	/* from the run holding start, else the first one after it */
+	for (i = img_mem_run_index(m, v->start); i < m->nr_runs && m->runs[i].vaddr < v->end; i++) {
+		const struct img_run *r = &m->runs[i];
 		uint64_t s = MAX(r->vaddr, v->start);
 		uint64_t e = MIN(r->vaddr + r->nr_pages * m->page_size, v->end);
 		uint64_t n = (e - s) / m->page_size;
@@ -84,15 +74,6 @@ static void vma_count(const struct img_mem *m, const VmaEntry *v, struct vma_pag
 		seen += n;
 	}
 	vp->n[4] = total - seen;
-}
-
-static void perms(const VmaEntry *v, char out[5])
-{
-	out[0] = v->prot & PROT_READ ? 'r' : '-';
-	out[1] = v->prot & PROT_WRITE ? 'w' : '-';
-	out[2] = v->prot & PROT_EXEC ? 'x' : '-';
-	out[3] = v->flags & MAP_SHARED ? 's' : 'p';
-	out[4] = 0;
 }
 
 static const char *kind_name(int kind)
@@ -144,7 +125,7 @@ static void show_vma(struct show *s, const struct img_mem *m, const VmaEntry *v,
 	char p[5];
 	int k;
 
-	perms(v, p);
+	imgopen_perms(v, p);
 	if (s->j) {
 		json_obj_begin(s->j, NULL);
 		json_hex(s->j, "start", v->start);
@@ -285,36 +266,29 @@ static void show_inventory(struct show *s, const InventoryEntry *inv)
 
 static int show_dir(struct show *s, const char *path)
 {
-	InventoryEntry *inv = NULL;
-	struct img_dir *d = NULL;
+	struct imgopen io;
 	size_t i;
 	int ret;
 
-	ret = img_dir_open(path, &d);
-	if (!ret)
-		ret = img_inventory_read(d, &inv);
-	if (ret) {
-		cm_err(ret, "%s", img_strerror());
+	ret = imgopen_dir(&io, path);
+	if (ret)
 		goto out;
-	}
 	if (s->j) {
 		json_obj_begin(s->j, NULL);
 		json_str(s->j, "dir", path);
 	}
-	show_inventory(s, inv);
+	show_inventory(s, io.inv);
 	if (s->j)
 		json_arr_begin(s->j, "processes");
-	for (i = 0; i < inv->n_procs && !ret; i++)
-		ret = show_proc(s, d, inv->procs[i]);
+	for (i = 0; i < io.inv->n_procs && !ret; i++)
+		ret = show_proc(s, io.dir, io.inv->procs[i]);
 	if (s->j) {
 		json_arr_end(s->j);
 		json_obj_end(s->j);
 		json_finish(s->j);
 	}
 out:
-	if (inv)
-		inventory_entry__free_unpacked(inv, NULL);
-	img_dir_free(d);
+	imgopen_close(&io);
 	return ret;
 }
 
@@ -345,12 +319,8 @@ int cmd_show(int argc, char **argv)
 				return CM_EXIT_USAGE;
 			}
 			break;
-		case 'h':
-			show_usage(stdout);
-			return CM_EXIT_OK;
-		default:
-			show_usage(stderr);
-			return CM_EXIT_USAGE;
+		default:	/* 'h' or a bad option */
+			return imgopen_usage(c, show_usage);
 		}
 	}
 	if (optind + 1 != argc) {

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "cliopt.h"
 #include "img.h"
+#include "imgopen.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -376,12 +377,8 @@ int cmd_verify(int argc, char **argv)
 				return CM_EXIT_USAGE;
 			}
 			break;
-		case 'h':
-			verify_usage(stdout);
-			return CM_EXIT_OK;
-		default:
-			verify_usage(stderr);
-			return CM_EXIT_USAGE;
+		default:	/* 'h' or a bad option */
+			return imgopen_usage(c, verify_usage);
 		}
 	}
 	if (optind + 1 != argc) {

@@ -13,6 +13,7 @@
 
 #define LOG_PREFIX "x: "
 #include "addr.h"
+#include "imgopen.h"
 #include "cli.h"
 #include "hexdump.h"
 #include "log.h"
@@ -161,8 +162,8 @@ int cmd_x(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct x_ctx c = { .out = stdout };
-	struct addr_img ai = { 0 };
-	uint64_t addr, len = X_DEFAULT_LEN, v;
+	struct imgopen ai = { 0 };
+	uint64_t addr, len = X_DEFAULT_LEN;
 	unsigned int pid = 0;
 	int o, ret;
 
@@ -172,18 +173,11 @@ int cmd_x(int argc, char **argv)
 			c.raw = 1;
 			break;
 		case 'p':
-			if (addr_parse_u64(optarg, &v) || !v || v > UINT32_MAX) {
-				pr_err("bad pid '%s'", optarg);
+			if (imgopen_pid_arg(optarg, &pid))
 				return CM_EXIT_USAGE;
-			}
-			pid = v;
 			break;
-		case 'h':
-			x_usage(stdout);
-			return CM_EXIT_OK;
-		default:
-			x_usage(stderr);
-			return CM_EXIT_USAGE;
+		default:	/* 'h' or a bad option */
+			return imgopen_usage(o, x_usage);
 		}
 	}
 	if (argc - optind < 2 || argc - optind > 3) {
@@ -195,7 +189,7 @@ int cmd_x(int argc, char **argv)
 		pr_err("bad length '%s' (1 to %llu bytes)", argv[optind + 2], X_MAX_LEN);
 		return CM_EXIT_USAGE;
 	}
-	ret = addr_img_open(&ai, argv[optind], pid);
+	ret = imgopen_proc(&ai, argv[optind], pid);
 	if (ret)
 		return cm_exit_code(ret);
 	c.m = ai.mem;
@@ -215,6 +209,6 @@ int cmd_x(int argc, char **argv)
 	ret = x_run(&c, addr, len);
 out:
 	fflush(stdout);
-	addr_img_close(&ai);
+	imgopen_close(&ai);
 	return ret == -ENODATA ? CM_EXIT_FAIL : cm_exit_code(ret);
 }
