@@ -14,6 +14,7 @@
 #define LOG_PREFIX "mm: "
 #include "inject.h"
 #include "log.h"
+#include "regs.h"
 #include "util.h"
 #include "vma.h"
 
@@ -90,12 +91,8 @@ static void read_misc(pid_t pid, MmEntry *m)
 {
 	char path[64], *s = NULL, *p;
 
-	snprintf(path, sizeof(path), "/proc/%d/personality", pid);
-	if (!read_file_str(path, &s, NULL, 64)) {
+	if (!regs_read_personality(pid, &m->personality))
 		m->has_personality = 1;
-		m->personality = strtoul(s, NULL, 16);
-		free(s);
-	}
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	if (!read_file_str(path, &s, NULL, 1 << 16)) {
 		p = strstr(s, "\nTHP_enabled:");

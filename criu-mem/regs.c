@@ -265,6 +265,20 @@ static char *read_link(pid_t pid, const char *what)
 	return strdup(buf);
 }
 
+int regs_read_personality(pid_t pid, uint32_t *out)
+{
+	char path[64], *s = NULL;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/personality", pid);
+	ret = read_file_str(path, &s, NULL, 64);
+	if (ret)
+		return ret;
+	*out = strtoul(s, NULL, 16);
+	free(s);
+	return 0;
+}
+
 static int read_proc_status(pid_t pid, TaskCore *t)
 {
 	char path[64], *s = NULL, *p;
@@ -285,12 +299,8 @@ static int read_proc_status(pid_t pid, TaskCore *t)
 		t->blocked = strtoull(p + 8, NULL, 16);
 	}
 	free(s);
-	snprintf(path, sizeof(path), "/proc/%d/personality", pid);
-	if (!read_file_str(path, &s, NULL, 64)) {
+	if (!regs_read_personality(pid, &t->personality))
 		t->has_personality = 1;
-		t->personality = strtoul(s, NULL, 16);
-		free(s);
-	}
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	if (!read_file_str(path, &s, NULL, 4096)) {
 		/* field 38 (exit_signal) is the 36th after the ") " */

@@ -11,6 +11,7 @@
 #ifndef CM_REGS_H
 #define CM_REGS_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "core.pb-c.h"
@@ -37,5 +38,11 @@ void regs_thread_release(ThreadCore *t);
 int regs_task_capture(pid_t pid, struct inject *in, const struct inject_scratch *scratch,
 		      TaskCore *t);
 void regs_task_release(TaskCore *t);
+
+/*
+ * Reads /proc/PID/personality (task and mm records both carry it). 0, or
+ * -errno without a message: the field is optional.
+ */
+int regs_read_personality(pid_t pid, uint32_t *out);
 
 #endif
