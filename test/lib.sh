@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Sourced by integration tests. Gives: CRIU_MEM, TARGETS, a scratch dir $T,
-# start_target (waits for the target's "ready" line), and a trap that kills
-# and reaps every child and removes $T whatever happens.
+# start_target (waits for the target's "ready" line), progresses, and a trap
+# that kills and reaps every child and removes $T whatever happens.
 set -u
 : "${CM_BUILD:=$(realpath build)}"
 : "${CRIU_MEM:=$CM_BUILD/criu-mem}"
@@ -52,4 +52,16 @@ assert_running() {
 	[ "$st" != T ] && [ "$st" != t ] || die "target $1 left stopped (state $st)"
 	tr=$(awk '/^TracerPid:/{print $2}' "/proc/$1/status")
 	[ "$tr" = 0 ] || die "target $1 still traced by $tr"
+}
+
+# progresses FILE PATTERN: the last line matching PATTERN changes within 10 s
+progresses() {
+	local a b
+	a=$(grep "$2" "$1" | tail -1)
+	for _ in $(seq 200); do
+		sleep 0.05
+		b=$(grep "$2" "$1" | tail -1)
+		[ "$a" != "$b" ] && return 0
+	done
+	return 1
 }

@@ -65,3 +65,12 @@ dump_mode() {
 	echo "ok $mode/$xfer: $(cat "$T/dump.out")"
 	rm -rf "$dir"
 }
+
+# dump_all_modes XFER: dump_mode for every tgt_mem layout with --xfer=XFER.
+dump_all_modes() {
+	local m
+	export TGT_MEM_DIR=$T
+	for m in anon shared fileprivate fileshared protnone mprotect manyvmas sparse thp threads memfd; do
+		dump_mode "$m" "$1"
+	done
+}

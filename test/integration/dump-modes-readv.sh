@@ -5,7 +5,4 @@
 # fds are unchanged, the target runs untraced and its self-check passes.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/dump-lib.sh"
-export TGT_MEM_DIR=$T
-for m in anon shared fileprivate fileshared protnone mprotect manyvmas sparse thp threads memfd; do
-	dump_mode "$m" readv
-done
+dump_all_modes readv

@@ -6,18 +6,6 @@
 . "$(dirname "$0")/../lib.sh"
 PROBE="$CM_BUILD/test/cm-probe"
 
-# progresses FILE PATTERN: the last line matching PATTERN changes within 10 s
-progresses() {
-	local a b
-	a=$(grep "$2" "$1" | tail -1)
-	for _ in $(seq 200); do
-		sleep 0.05
-		b=$(grep "$2" "$1" | tail -1)
-		[ "$a" != "$b" ] && return 0
-	done
-	return 1
-}
-
 # wait_frozen FILE: waits for the holder's "frozen" line
 wait_frozen() {
 	for _ in $(seq 500); do grep -q '^frozen' "$1" && return 0; sleep 0.02; done

@@ -6,18 +6,6 @@
 . "$(dirname "$0")/../lib.sh"
 PROBE="$CM_BUILD/test/cm-probe"
 
-# progresses FILE PATTERN: the last line matching PATTERN changes within 10 s
-progresses() {
-	local a b
-	a=$(grep "$2" "$1" | tail -1)
-	for _ in $(seq 200); do
-		sleep 0.05
-		b=$(grep "$2" "$1" | tail -1)
-		[ "$a" != "$b" ] && return 0
-	done
-	return 1
-}
-
 fds() { local f; for f in /proc/$1/fd/*; do echo "${f##*/} $(readlink "$f")"; done; }
 
 snapshot() { cat /proc/$1/maps; fds "$1"; }

@@ -4,17 +4,10 @@
 # straddling a page boundary) and nothing else; matches cross frame
 # boundaries but never pages missing from the image.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/inspect-lib.sh"
 
 MARK=CMEM-MARKER-7f3a9c
-start_target tgt_debug "$T/expect.bin"
-out=$T/tgt_debug.out
-"$CRIU_MEM" dump -t "$TPID" -D "$T/img" --leave-running || die "dump failed"
-assert_running "$TPID"
-
-ps=$(getconf PAGESIZE)
-read -r R LEN < <(awk '/^region/{print $2, $3}' "$out")
-read -r U ULEN < <(awk '/^untouched/{print $2, $3}' "$out")
-R=$((R)); U=$((U))
+debug_dump
 want=$(for m in $(awk '/^marker/{print $2}' "$out"); do printf '%x\n' $((m)); done | sort)
 straddle=$(printf '%x' $((R + ps - 5)))
 echo "$want" | grep -qx "$straddle" || die "target did not report the straddling marker"
@@ -41,20 +34,7 @@ hex=$(printf %s "$MARK" | od -An -tx1 | tr -d ' \n')
 
 # 64 random bytes straddling each frame boundary inside the region (contiguous
 # PRESENT runs whose frame changes), and a page boundary: found exactly there.
-bounds=""
-pe=-1 pf=""
-while read -r v n f fr; do
-	v=$((v))
-	if [ "$f" = 1 ]; then
-		[ "$pe" = "$v" ] && [ "$pf" != "$fr" ] && bounds="$bounds $v"
-		pe=$((v + n * ps)) pf=$fr
-	else
-		pe=-1
-	fi
-done < <("$CRIU_MEM" decode "$T/img"/pagemap-"$TPID".img | awk '
-	/^record/ { if (v != "") print v, n, f, fr; v = ""; fr = "-" }
-	/vaddr:/ { v = $2 } /nr_pages:/ { n = $2 } /flags:/ { f = $2 } /frame:/ { fr = $2 }
-	END { if (v != "") print v, n, f, fr }')
+bounds=$(frame_bounds "$T/img" "$TPID" | tr '\n' ' ')
 nb=0
 for bd in $bounds $((R + 20 * ps)); do
 	a=$((bd - 32))

@@ -4,17 +4,9 @@
 # frame boundaries, in written-zero runs, by symbol and by [heap]+OFF; pages
 # never touched are reported absent, never read as zeros.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/inspect-lib.sh"
 
-start_target tgt_debug "$T/expect.bin"
-out=$T/tgt_debug.out
-"$CRIU_MEM" dump -t "$TPID" -D "$T/img" --leave-running || die "dump failed"
-assert_running "$TPID"
-
-ps=$(getconf PAGESIZE)
-read -r R LEN < <(awk '/^region/{print $2, $3}' "$out")
-read -r Z ZLEN < <(awk '/^zero/{print $2, $3}' "$out")
-read -r U ULEN < <(awk '/^untouched/{print $2, $3}' "$out")
-R=$((R)); Z=$((Z)); U=$((U))
+debug_dump
 
 # rawcmp ADDR LEN: criu-mem x --raw equals expect.bin at ADDR.
 rawcmp() {
@@ -29,20 +21,7 @@ rawcmp $((U + ULEN)) $((R + LEN - U - ULEN))		# after the hole to the end
 rawcmp $((R + ps - 100)) 200				# unaligned across a page boundary
 
 # Frame boundaries inside the region: contiguous PRESENT runs whose frame changes.
-bounds=""
-pe=-1 pf=""
-while read -r v n f fr; do
-	v=$((v))
-	if [ "$f" = 1 ]; then
-		[ "$pe" = "$v" ] && [ "$pf" != "$fr" ] && bounds="$bounds $v"
-		pe=$((v + n * ps)) pf=$fr
-	else
-		pe=-1
-	fi
-done < <("$CRIU_MEM" decode "$T/img"/pagemap-"$TPID".img | awk '
-	/^record/ { if (v != "") print v, n, f, fr; v = ""; fr = "-" }
-	/vaddr:/ { v = $2 } /nr_pages:/ { n = $2 } /flags:/ { f = $2 } /frame:/ { fr = $2 }
-	END { if (v != "") print v, n, f, fr }')
+bounds=$(frame_bounds "$T/img" "$TPID" | tr '\n' ' ')
 nb=0
 for b in $bounds; do
 	[ "$b" -gt $((R + 4096)) ] && [ "$b" -lt $((R + LEN - 4096)) ] || continue
