@@ -32,6 +32,30 @@ static int put_close(struct img_writer *w, const ProtobufCMessage *msg, const ch
 	return 0;
 }
 
+/* Creates kind's file of pid in d; its name goes to name[64]. */
+static int task_writer_open(struct img_dir *d, enum img_kind kind, pid_t pid, char name[64],
+			    struct img_writer **w)
+{
+	int ret;
+
+	img_kind_filename(kind, pid, name, 64);
+	ret = img_writer_open(d, kind, name, w);
+	if (ret)
+		return cm_err(ret, "cannot create '%s': %s", name, img_strerror());
+	return 0;
+}
+
+/* Commits *w (and clears it: the caller's img_writer_free() is then a no-op). */
+static int task_writer_close(struct img_writer **w, const char *name)
+{
+	int ret = img_writer_close(*w);
+
+	*w = NULL;
+	if (ret)
+		return cm_err(ret, "cannot write '%s': %s", name, img_strerror());
+	return 0;
+}
+
 /* Thread cores: one injection per thread for sigaltstack and clear_tid. */
 static int write_threads(struct img_writer *w, const struct freeze *fz, struct inject *lead,
 			 const struct inject_scratch *s, const char *name)
@@ -72,26 +96,16 @@ static int write_core(struct img_dir *d, const struct freeze *fz, struct inject 
 	TaskCore task;
 	int ret;
 
-	img_kind_filename(IMG_CORE, fz->pid, name, sizeof(name));
 	task_core__init(&task);
 	ret = regs_task_capture(fz->pid, in, s, &task);
-	if (ret)
-		goto out;
-	ret = img_writer_open(d, IMG_CORE, name, &w);
-	if (ret) {
-		ret = cm_err(ret, "cannot create '%s': %s", name, img_strerror());
-		goto out;
-	}
-	ret = put_close(w, &task.base, name);
+	if (!ret)
+		ret = task_writer_open(d, IMG_CORE, fz->pid, name, &w);
+	if (!ret)
+		ret = put_close(w, &task.base, name);
 	if (!ret)
 		ret = write_threads(w, fz, in, s, name);
-	if (!ret) {
-		ret = img_writer_close(w);
-		w = NULL;
-		if (ret)
-			ret = cm_err(ret, "cannot write '%s': %s", name, img_strerror());
-	}
-out:
+	if (!ret)
+		ret = task_writer_close(&w, name);
 	img_writer_free(w);
 	regs_task_release(&task);
 	return ret;
@@ -105,7 +119,6 @@ static int write_files(struct img_dir *d, pid_t pid, int skip_unsupported)
 	size_t i;
 	int ret;
 
-	img_kind_filename(IMG_FILES, pid, name, sizeof(name));
 	ret = files_read(pid, &t);
 	if (ret)
 		return ret;
@@ -117,19 +130,11 @@ static int write_files(struct img_dir *d, pid_t pid, int skip_unsupported)
 			goto out;
 		}
 	}
-	ret = img_writer_open(d, IMG_FILES, name, &w);
-	if (ret) {
-		ret = cm_err(ret, "cannot create '%s': %s", name, img_strerror());
-		goto out;
-	}
+	ret = task_writer_open(d, IMG_FILES, pid, name, &w);
 	for (i = 0; !ret && i < t.nr; i++)
 		ret = put_close(w, &t.e[i].base, name);
-	if (!ret) {
-		ret = img_writer_close(w);
-		w = NULL;
-		if (ret)
-			ret = cm_err(ret, "cannot write '%s': %s", name, img_strerror());
-	}
+	if (!ret)
+		ret = task_writer_close(&w, name);
 out:
 	img_writer_free(w);
 	files_release(&t);
