@@ -8,9 +8,11 @@
 #define LOG_PREFIX "dump: "
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dump_task.h"
 #include "files.h"
@@ -173,4 +175,43 @@ int dump_task_capture(struct img_dir *d, const struct freeze *fz, const struct v
 	}
 	inject_release(&in);
 	return ret;
+}
+
+void dump_task_proc_fill(pid_t pid, ProcessEntry *p)
+{
+	char path[64], link[PATH_MAX], *s = NULL, *q;
+	unsigned int ppid, pgid, sid;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (!read_file_str(path, &s, NULL, 4096)) {
+		/* "pid (comm) S ppid pgrp session ...": comm may hold ") " itself */
+		q = strrchr(s, ')');
+		if (q && sscanf(q + 1, " %*c %u %u %u", &ppid, &pgid, &sid) == 3) {
+			p->has_ppid = p->has_pgid = p->has_sid = 1;
+			p->ppid = ppid;
+			p->pgid = pgid;
+			p->sid = sid;
+		}
+		free(s);
+		s = NULL;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	if (!read_file_str(path, &s, NULL, 64)) {
+		s[strcspn(s, "\n")] = 0;
+		p->comm = s;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n > 0) {
+		link[n] = 0;
+		p->exe = strdup(link);
+	}
+}
+
+void dump_task_proc_release(ProcessEntry *p)
+{
+	free(p->comm);
+	free(p->exe);
+	p->comm = p->exe = NULL;
 }

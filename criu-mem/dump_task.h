@@ -24,4 +24,14 @@ struct vma_list;
 int dump_task_capture(struct img_dir *d, const struct freeze *fz, const struct vma_list *l,
 		      int skip_unsupported_fds, MmEntry *mm);
 
+/*
+ * Fills the optional fields of the inventory's record of process pid:
+ * ppid, pgid and sid from /proc/PID/stat, comm and exe (malloc'd). A field
+ * that cannot be read is left unset: they describe, nothing restores them.
+ * Free with dump_task_proc_release().
+ */
+void dump_task_proc_fill(pid_t pid, ProcessEntry *p);
+/* Frees comm and exe; accepts a record dump_task_proc_fill() left partial. */
+void dump_task_proc_release(ProcessEntry *p);
+
 #endif

@@ -191,6 +191,10 @@ static int show_proc(struct show *s, const struct img_dir *d, const ProcessEntry
 		json_u64(s->j, "pid", pe->pid);
 		if (pe->has_ppid)
 			json_u64(s->j, "ppid", pe->ppid);
+		if (pe->has_pgid)
+			json_u64(s->j, "pgid", pe->pgid);
+		if (pe->has_sid)
+			json_u64(s->j, "sid", pe->sid);
 		json_str(s->j, "comm", pe->comm);
 		json_str(s->j, "exe", pe->exe);
 		json_u64(s->j, "threads", m->nr_threads);
