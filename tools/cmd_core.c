@@ -448,6 +448,23 @@ out:
 	return ret;
 }
 
+/* What a core file needs from the image: x86_64, pages >= 4 KiB, mm and threads. */
+static int core_check_image(const struct imgopen *ai, const char *path)
+{
+	const struct img_mem *m = ai->mem;
+
+	if (ai->inv->arch && strcmp(ai->inv->arch, "x86_64"))
+		return cm_err(-EPROTONOSUPPORT, "image of a '%s' machine: core files are written "
+			      "for x86_64 only", ai->inv->arch);
+	if (m->page_size < 4096)
+		return cm_err(-EBADMSG, "page size %zu of pid %u is not supported", m->page_size,
+			      m->pid);
+	if (!m->mm || !m->nr_threads)
+		return cm_err(-EBADMSG, "image '%s' has no %s for pid %u", path,
+			      m->mm ? "thread registers" : "mm record", m->pid);
+	return 0;
+}
+
 int cmd_core(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -497,21 +514,9 @@ int cmd_core(int argc, char **argv)
 	if (ret)
 		return cm_exit_code(ret);
 	c.m = ai.mem;
-	if (ai.inv->arch && strcmp(ai.inv->arch, "x86_64")) {
-		ret = cm_err(-EPROTONOSUPPORT, "image of a '%s' machine: core files are written "
-			     "for x86_64 only", ai.inv->arch);
+	ret = core_check_image(&ai, argv[optind]);
+	if (ret)
 		goto out;
-	}
-	if (c.m->page_size < 4096) {
-		ret = cm_err(-EBADMSG, "page size %zu of pid %u is not supported", c.m->page_size,
-			     c.m->pid);
-		goto out;
-	}
-	if (!c.m->mm || !c.m->nr_threads) {
-		ret = cm_err(-EBADMSG, "image '%s' has no %s for pid %u", argv[optind],
-			     c.m->mm ? "thread registers" : "mm record", c.m->pid);
-		goto out;
-	}
 	c.buf = malloc(CORE_CHUNK);
 	if (!c.buf) {
 		ret = cm_err(-ENOMEM, "cannot allocate the copy buffer");

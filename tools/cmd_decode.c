@@ -73,12 +73,11 @@ static void dec_i64(struct dec *d, const char *key, int64_t v)
 	}
 }
 
-/* One value of field f at p. */
-static void dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, const void *p)
+/* A number or bool of field f at p. */
+static void dec_scalar(struct dec *d, const ProtobufCFieldDescriptor *f, const void *p)
 {
-	const ProtobufCEnumValue *ev;
-	const ProtobufCBinaryData *bd;
-	const char *s;
+	double v;
+	int b;
 
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32:
@@ -100,10 +99,8 @@ static void dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, const vo
 		dec_u64(d, f->name, *(const uint64_t *)p);
 		break;
 	case PROTOBUF_C_TYPE_FLOAT:
-	case PROTOBUF_C_TYPE_DOUBLE: {
-		double v = f->type == PROTOBUF_C_TYPE_FLOAT ? *(const float *)p :
-							      *(const double *)p;
-
+	case PROTOBUF_C_TYPE_DOUBLE:
+		v = f->type == PROTOBUF_C_TYPE_FLOAT ? *(const float *)p : *(const double *)p;
 		if (d->j)
 			json_double(d->j, f->name, v);
 		else {
@@ -111,15 +108,29 @@ static void dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, const vo
 			fprintf(d->out, "%g\n", v);
 		}
 		break;
-	}
 	case PROTOBUF_C_TYPE_BOOL:
+		b = *(const protobuf_c_boolean *)p;
 		if (d->j)
-			json_bool(d->j, f->name, *(const protobuf_c_boolean *)p);
+			json_bool(d->j, f->name, b);
 		else {
 			dec_text_key(d, f->name);
-			fprintf(d->out, "%s\n", *(const protobuf_c_boolean *)p ? "true" : "false");
+			fprintf(d->out, "%s\n", b ? "true" : "false");
 		}
 		break;
+	default:
+		break;
+	}
+}
+
+/* One value of field f at p. */
+static void dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, const void *p)
+{
+	const ProtobufCEnumValue *ev;
+	const ProtobufCBinaryData *bd;
+	char safe[DEC_TEXT_MAX + 8];
+	const char *s;
+
+	switch (f->type) {
 	case PROTOBUF_C_TYPE_ENUM:
 		ev = protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
 		if (!ev) {
@@ -136,8 +147,6 @@ static void dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, const vo
 		if (d->j)
 			json_str(d->j, f->name, s);
 		else {
-			char safe[DEC_TEXT_MAX + 8];
-
 			dec_text_key(d, f->name);
 			fprintf(d->out, "\"%s\"\n", img_str_safe(s, safe, sizeof(safe)));
 		}
@@ -154,6 +163,9 @@ static void dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, const vo
 		break;
 	case PROTOBUF_C_TYPE_MESSAGE:
 		dec_msg(d, f->name, *(ProtobufCMessage *const *)p);
+		break;
+	default:
+		dec_scalar(d, f, p);
 		break;
 	}
 }
