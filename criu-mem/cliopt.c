@@ -12,9 +12,29 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "cliopt.h"
 #include "log.h"
 #include "util.h"
+
+int cliopt_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+		  int (*one)(void *ctx, int opt, const char *arg), void *ctx,
+		  void (*usage)(FILE *f))
+{
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			usage(stdout);
+			return CM_EXIT_OK;
+		}
+		if (opt == '?' || one(ctx, opt, optarg)) {
+			usage(stderr);
+			return CM_EXIT_USAGE;
+		}
+	}
+	return -1;
+}
 
 int cliopt_long(const char *s, const char *what, long min, long max, long *out)
 {

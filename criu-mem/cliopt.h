@@ -7,8 +7,21 @@
 #ifndef CM_CLIOPT_H
 #define CM_CLIOPT_H
 
+#include <getopt.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
+
+/*
+ * Runs getopt_long() over argv and hands every option but -h to
+ * one(ctx, opt, optarg). Returns -1 once every option is parsed (optind is
+ * then the first operand); else the exit code: CM_EXIT_OK after -h/--help
+ * (usage on stdout), CM_EXIT_USAGE after an unknown option or a failing
+ * one() (usage on stderr).
+ */
+int cliopt_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+		  int (*one)(void *ctx, int opt, const char *arg), void *ctx,
+		  void (*usage)(FILE *f));
 
 /* Upper bound of -j/--jobs (and the older --threads spelling). */
 #define CLIOPT_JOBS_MAX 256

@@ -83,8 +83,9 @@ struct dump_cli {
 	int json, pid_given;
 };
 
-static int parse_one(struct dump_cli *c, int opt, const char *arg)
+static int parse_one(void *ctx, int opt, const char *arg)
 {
+	struct dump_cli *c = ctx;
 	long v;
 
 	switch (opt) {
@@ -188,18 +189,11 @@ int cmd_dump(int argc, char **argv)
 {
 	struct dump_cli c = { .o = { .level = 1, .progress = 1 } };
 	struct dump_result r;
-	int opt, ret;
+	int ret;
 
-	while ((opt = getopt_long(argc, argv, "t:D:Rj:h", dump_longopts, NULL)) != -1) {
-		if (opt == 'h') {
-			dump_usage(stdout);
-			return CM_EXIT_OK;
-		}
-		if (opt == '?' || parse_one(&c, opt, optarg)) {
-			dump_usage(stderr);
-			return CM_EXIT_USAGE;
-		}
-	}
+	ret = cliopt_getopt(argc, argv, "t:D:Rj:h", dump_longopts, parse_one, &c, dump_usage);
+	if (ret >= 0)
+		return ret;
 	if (optind < argc || !c.pid_given || !c.o.dir) {
 		pr_err("%s", optind < argc ? "unexpected argument" : "-t PID and -D DIR are required");
 		dump_usage(stderr);

@@ -113,8 +113,9 @@ static int parse_inherit(struct restore_cli *rc, const char *arg)
 	return 0;
 }
 
-static int parse_one(struct restore_cli *rc, int opt, const char *arg)
+static int parse_one(void *ctx, int opt, const char *arg)
 {
+	struct restore_cli *rc = ctx;
 	struct restore_opts *o = &rc->o;
 	long v;
 
@@ -148,19 +149,13 @@ int cmd_restore(int argc, char **argv)
 {
 	struct restore_cli rc;
 	struct restore_opts *po = &rc.o;
-	int opt, ret;
+	int ret;
 
 	memset(&rc, 0, sizeof(rc));
-	while ((opt = getopt_long(argc, argv, "D:t:dj:h", restore_longopts, NULL)) != -1) {
-		if (opt == 'h') {
-			restore_usage(stdout);
-			return CM_EXIT_OK;
-		}
-		if (opt == '?' || parse_one(&rc, opt, optarg)) {
-			restore_usage(stderr);
-			return CM_EXIT_USAGE;
-		}
-	}
+	ret = cliopt_getopt(argc, argv, "D:t:dj:h", restore_longopts, parse_one, &rc,
+			    restore_usage);
+	if (ret >= 0)
+		return ret;
 	if (optind < argc) {
 		pr_err("unexpected argument '%s'", argv[optind]);
 		return CM_EXIT_USAGE;
