@@ -33,36 +33,31 @@ dump_mode anon vmsplice --no-compress -j 2
 dump_mode anon readv --threads 1 --compress-level 3
 dump_mode fileshared readv --pageout
 
-# cgroup v2 freeze.
-if [ -w "$CG2" ] && mkdir "$CG2/cm-dump-$$" 2>/dev/null; then
-	MADE+=("$CG2/cm-dump-$$")
+# cg_dump VER CG PROCS STATE THAWED SEED: dumps a target moved into cgroup
+# CG (its PROCS file) with --freeze-cgroup; CG's STATE file must read
+# THAWED afterwards, the target run and its image match.
+cg_dump() {
+	local ver=$1 cg=$2
+	MADE+=("$cg")
 	rm -f "$T/tgt_mem.out"
-	start_target tgt_mem anon 11
-	echo "$TPID" >"$CG2/cm-dump-$$/cgroup.procs" || die "cannot move the target"
-	"$CRIU_MEM" dump -t "$TPID" -D "$T/d-cg2" --leave-running --no-fsync \
-		--freeze-cgroup "$CG2/cm-dump-$$" >"$T/out" 2>"$T/err" ||
-		die "cgroup v2 dump failed: $(cat "$T/err")"
-	[ "$(cat "$CG2/cm-dump-$$/cgroup.freeze")" = 0 ] || die "cgroup v2 left frozen"
+	start_target tgt_mem anon "$6"
+	echo "$TPID" >"$cg/$3" || die "cannot move the target"
+	"$CRIU_MEM" dump -t "$TPID" -D "$T/d-cg$ver" --leave-running --no-fsync \
+		--freeze-cgroup "$cg" >"$T/out" 2>"$T/err" ||
+		die "cgroup v$ver dump failed: $(cat "$T/err")"
+	[ "$(cat "$cg/$4")" = "$5" ] || die "cgroup v$ver left frozen"
 	assert_running "$TPID"
-	"$CM_BUILD/test/cm-imgcheck" "$T/d-cg2" "$TPID" >/dev/null || die "cgroup v2 image differs"
+	"$CM_BUILD/test/cm-imgcheck" "$T/d-cg$ver" "$TPID" >/dev/null ||
+		die "cgroup v$ver image differs"
 	check_selftest "$TPID" "$T/tgt_mem.out"
-	echo "ok: --freeze-cgroup v2"
-fi
+	echo "ok: --freeze-cgroup v$ver"
+}
 
-# cgroup v1 freezer.
+if [ -w "$CG2" ] && mkdir "$CG2/cm-dump-$$" 2>/dev/null; then
+	cg_dump 2 "$CG2/cm-dump-$$" cgroup.procs cgroup.freeze 0 11
+fi
 if [ -d "$CG1" ] && mkdir "$CG1/cm-dump-$$" 2>/dev/null; then
-	MADE+=("$CG1/cm-dump-$$")
-	rm -f "$T/tgt_mem.out"
-	start_target tgt_mem anon 12
-	echo "$TPID" >"$CG1/cm-dump-$$/tasks" || die "cannot move the target"
-	"$CRIU_MEM" dump -t "$TPID" -D "$T/d-cg1" --leave-running --no-fsync \
-		--freeze-cgroup "$CG1/cm-dump-$$" >"$T/out" 2>"$T/err" ||
-		die "cgroup v1 dump failed: $(cat "$T/err")"
-	[ "$(cat "$CG1/cm-dump-$$/freezer.state")" = THAWED ] || die "v1 freezer left frozen"
-	assert_running "$TPID"
-	"$CM_BUILD/test/cm-imgcheck" "$T/d-cg1" "$TPID" >/dev/null || die "cgroup v1 image differs"
-	check_selftest "$TPID" "$T/tgt_mem.out"
-	echo "ok: --freeze-cgroup v1"
+	cg_dump 1 "$CG1/cm-dump-$$" tasks freezer.state THAWED 12
 fi
 
 # hugetlb: borrow 2 huge pages when none are reserved, give them back after.
