@@ -33,7 +33,7 @@ const struct xfer_ops *xfer_find(const char *name)
 
 const char *xfer_default_name(void)
 {
-	/* See BENCHMARKS.md: equal speed here, and readv never changes the target. */
+	/* BENCHMARKS.md: the same CPU cost here, and readv never changes the target. */
 	return "readv";
 }
 
