@@ -29,7 +29,5 @@ done
 printf 'wxyz' >"$T/fifo"
 for _ in $(seq 200); do [ "$(grep -c '^reader' "$T/tgt_threads.out")" = 4 ] && break; sleep 0.05; done
 [ "$(grep -c '^reader' "$T/tgt_threads.out")" = 4 ] || die "readers: $(grep reader "$T/tgt_threads.out")"
-s1=$(grep '^sum' "$T/tgt_threads.out" | tail -1)
-for _ in $(seq 200); do [ "$s1" != "$(grep '^sum' "$T/tgt_threads.out" | tail -1)" ] && break; sleep 0.05; done
-[ "$s1" != "$(grep '^sum' "$T/tgt_threads.out" | tail -1)" ] || die "counters stopped"
+progresses "$T/tgt_threads.out" '^sum' || die "counters stopped"
 echo ok
