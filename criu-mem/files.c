@@ -117,15 +117,9 @@ int files_read(pid_t pid, struct fd_table *t)
 		if (d->d_name[0] < '0' || d->d_name[0] > '9')
 			continue;
 		fd = atoi(d->d_name);
-		if (t->nr == cap) {
-			FdEntry *n = realloc(t->e, (cap ? cap * 2 : 16) * sizeof(*n));
-
-			if (!n) {
-				ret = cm_err(-ENOMEM, "pid %d: out of memory", pid);
-				break;
-			}
-			t->e = n;
-			cap = cap ? cap * 2 : 16;
+		if (array_grow(&t->e, &cap, t->nr, sizeof(*t->e), 16)) {
+			ret = cm_err(-ENOMEM, "pid %d: out of memory", pid);
+			break;
 		}
 		ret = read_one(pid, fd, &t->e[t->nr]);
 		if (ret == -ENOENT) {	/* closed meanwhile */

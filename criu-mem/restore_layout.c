@@ -73,15 +73,8 @@ int rl_ranges_add(struct ranges *rs, uint64_t s, uint64_t e, const VmaEntry *v)
 		rs->r[rs->nr - 1].end = e;
 		return 0;
 	}
-	if (rs->nr == rs->cap) {
-		size_t nc = rs->cap ? rs->cap * 2 : 64;
-		struct range *p = realloc(rs->r, nc * sizeof(*p));
-
-		if (!p)
-			return cm_err(-ENOMEM, "cannot allocate the layout plan");
-		rs->r = p;
-		rs->cap = nc;
-	}
+	if (array_grow(&rs->r, &rs->cap, rs->nr, sizeof(*rs->r), 64))
+		return cm_err(-ENOMEM, "cannot allocate the layout plan");
 	rs->r[rs->nr++] = (struct range){ s, e, v };
 	return 0;
 }

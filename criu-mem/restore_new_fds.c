@@ -49,15 +49,8 @@ static int fds_add(struct rn_fds *f, int fd, int src, int cloexec, int owned)
 		f->v[i] = (struct rn_fd){ fd, src, cloexec, owned };
 		return 0;
 	}
-	if (f->nr == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 16;
-		struct rn_fd *v = realloc(f->v, cap * sizeof(*v));
-
-		if (!v)
-			return cm_err(-ENOMEM, "fd table");
-		f->v = v;
-		f->cap = cap;
-	}
+	if (array_grow(&f->v, &f->cap, f->nr, sizeof(*f->v), 16))
+		return cm_err(-ENOMEM, "fd table");
 	f->v[f->nr++] = (struct rn_fd){ fd, src, cloexec, owned };
 	return 0;
 }
@@ -275,7 +268,7 @@ static int read_files(const struct img_dir *d, unsigned int pid, FdEntry ***out,
 	if (ret)
 		return cm_err(ret, "cannot open '%s': %s", name, img_strerror());
 	while ((ret = img_reader_next(r, &msg)) == 1) {
-		FdEntry *e = (FdEntry *)msg, **nv;
+		FdEntry *e = (FdEntry *)msg;
 
 		if (n >= IMG_MAX_FDS) {
 			protobuf_c_message_free_unpacked(msg, NULL);
@@ -288,15 +281,11 @@ static int read_files(const struct img_dir *d, unsigned int pid, FdEntry ***out,
 			protobuf_c_message_free_unpacked(msg, NULL);
 			goto out;
 		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				protobuf_c_message_free_unpacked(msg, NULL);
-				ret = cm_err(-ENOMEM, "'%s': %zu fd records", name, cap);
-				goto out;
-			}
-			v = nv;
+		ret = array_grow(&v, &cap, n, sizeof(*v), 16);
+		if (ret) {
+			protobuf_c_message_free_unpacked(msg, NULL);
+			ret = cm_err(ret, "'%s': %zu fd records", name, n + 1);
+			goto out;
 		}
 		v[n++] = e;
 	}

@@ -143,16 +143,10 @@ static int read_host(pid_t pid, struct host_vmas *hv, struct special *sp, size_t
 			snprintf(sp[*nsp].name, sizeof(sp[*nsp].name), "%s", v.path);
 			(*nsp)++;
 		} else if (!v.path || strcmp(v.path, "[vsyscall]")) {
-			if (hv->nr == cap) {
-				void *n = realloc(hv->r, (cap ? cap * 2 : 64) * sizeof(*hv->r));
-
-				if (!n) {
-					free(v.path);
-					ret = cm_err(-ENOMEM, "host maps");
-					break;
-				}
-				hv->r = n;
-				cap = cap ? cap * 2 : 64;
+			if (array_grow(&hv->r, &cap, hv->nr, sizeof(*hv->r), 64)) {
+				free(v.path);
+				ret = cm_err(-ENOMEM, "host maps");
+				break;
 			}
 			hv->r[hv->nr][0] = v.start;
 			hv->r[hv->nr][1] = v.end;

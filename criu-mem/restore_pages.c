@@ -349,15 +349,8 @@ static int zr_push(struct zr **v, size_t *nr, size_t *cap, uint64_t s, uint64_t 
 		(*v)[*nr - 1].end = e;
 		return 0;
 	}
-	if (*nr == *cap) {
-		size_t nc = *cap ? *cap * 2 : 64;
-		struct zr *p = realloc(*v, nc * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		*v = p;
-		*cap = nc;
-	}
+	if (array_grow(v, cap, *nr, sizeof(**v), 64))
+		return -ENOMEM;
 	(*v)[(*nr)++] = (struct zr){ s, e };
 	return 0;
 }

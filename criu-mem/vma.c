@@ -271,15 +271,8 @@ void vma_list_release(struct vma_list *l)
 
 static int vma_list_push(struct vma_list *l, const struct vma *v)
 {
-	if (l->nr == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct vma *n = realloc(l->v, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		l->v = n;
-		l->cap = cap;
-	}
+	if (array_grow(&l->v, &l->cap, l->nr, sizeof(*l->v), 64))
+		return -ENOMEM;
 	l->v[l->nr++] = *v;
 	return 0;
 }

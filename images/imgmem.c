@@ -44,18 +44,10 @@ static int chk(struct mem_chk *c, int err, const char *fmt, ...)
 /* Grows *arr to hold n + 1 elements of size sz. */
 static int grow(void *arrp, size_t *cap, size_t n, size_t sz)
 {
-	void **arr = arrp;
-	size_t ncap;
-	void *na;
+	int ret = array_grow(arrp, cap, n, sz, 64);
 
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	na = realloc(*arr, ncap * sz);
-	if (!na)
-		return img_err(-ENOMEM, "no memory for %zu entries", ncap);
-	*arr = na;
-	*cap = ncap;
+	if (ret)
+		return img_err(ret, "no memory for %zu entries", n + 1);
 	return 0;
 }
 

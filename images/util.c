@@ -53,6 +53,25 @@ static int rw_full(int fd, void *buf, size_t len, off_t *pos, int wr)
 	return 0;
 }
 
+int array_grow(void *arrp, size_t *cap, size_t nr, size_t elem, size_t first)
+{
+	void **arr = arrp;
+	size_t ncap, bytes;
+	void *na;
+
+	if (nr < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : first;
+	if (ncap <= nr || mul_overflow(ncap, elem, &bytes))
+		return -EOVERFLOW;
+	na = realloc(*arr, bytes);
+	if (!na)
+		return -ENOMEM;
+	*arr = na;
+	*cap = ncap;
+	return 0;
+}
+
 int write_full(int fd, const void *buf, size_t len)
 {
 	return rw_full(fd, (void *)buf, len, NULL, 1);

@@ -32,6 +32,14 @@ int read_full(int fd, void *buf, size_t len);
 int pread_full(int fd, void *buf, size_t len, off_t off);
 int pwrite_full(int fd, const void *buf, size_t len, off_t off);
 
+/*
+ * Makes room for element nr of the array *arrp (elem bytes each, *cap
+ * allocated): when nr == *cap the capacity doubles (first when 0) with
+ * realloc. 0, -ENOMEM or -EOVERFLOW; *arrp and *cap are unchanged on
+ * failure. No message: the caller names what it was growing.
+ */
+int array_grow(void *arrp, size_t *cap, size_t nr, size_t elem, size_t first);
+
 /* Reads a whole small file (procfs) into a NUL-terminated malloc'd buffer. */
 int read_file_str(const char *path, char **out, size_t *len, size_t max);
 

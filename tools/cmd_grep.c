@@ -129,15 +129,8 @@ static int grep_add_chunk(struct grep_ctx *g, uint64_t start, uint64_t end, enum
 	}
 	if (g->nr_chunks >= GREP_MAX_CHUNKS)
 		return -E2BIG;
-	if (g->nr_chunks == g->cap_chunks) {
-		size_t cap = g->cap_chunks ? 2 * g->cap_chunks : 256;
-
-		c = realloc(g->chunks, cap * sizeof(*c));
-		if (!c)
-			return -ENOMEM;
-		g->chunks = c;
-		g->cap_chunks = cap;
-	}
+	if (array_grow(&g->chunks, &g->cap_chunks, g->nr_chunks, sizeof(*g->chunks), 256))
+		return -ENOMEM;
 	c = &g->chunks[g->nr_chunks++];
 	memset(c, 0, sizeof(*c));
 	c->start = start;
@@ -228,20 +221,11 @@ static int grep_plan(struct grep_ctx *g, const struct img_mem *m, uint64_t *tota
 
 static int grep_hit(struct grep_ctx *g, struct grep_chunk *c, uint64_t addr)
 {
-	uint64_t *h;
-
 	c->count++;
 	if (g->count_only)
 		return 0;
-	if (c->nr_hits == c->cap_hits) {
-		size_t cap = c->cap_hits ? 2 * c->cap_hits : 16;
-
-		h = realloc(c->hits, cap * sizeof(*h));
-		if (!h)
-			return -ENOMEM;
-		c->hits = h;
-		c->cap_hits = cap;
-	}
+	if (array_grow(&c->hits, &c->cap_hits, c->nr_hits, sizeof(*c->hits), 16))
+		return -ENOMEM;
 	c->hits[c->nr_hits++] = addr;
 	return 0;
 }

@@ -233,19 +233,10 @@ int elfcore_notes(const struct elfcore_in *in, struct elfcore_buf *out)
 static int plan_add(struct elfcore_plan *p, size_t vma, uint64_t s, uint64_t e, int data,
 		    uint32_t flags)
 {
-	struct elfcore_seg *n;
-
-	if (p->nr == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 64;
-
-		if (p->nr >= ELFCORE_MAX_SEGS)
-			return -EOVERFLOW;
-		n = realloc(p->segs, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		p->segs = n;
-		p->cap = cap;
-	}
+	if (p->nr == p->cap && p->nr >= ELFCORE_MAX_SEGS)
+		return -EOVERFLOW;
+	if (array_grow(&p->segs, &p->cap, p->nr, sizeof(*p->segs), 64))
+		return -ENOMEM;
 	p->segs[p->nr++] = (struct elfcore_seg){ .vaddr = s, .memsz = e - s,
 						 .filesz = data ? e - s : 0, .flags = flags,
 						 .vma = vma };
