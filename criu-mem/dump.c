@@ -273,26 +273,6 @@ static int scan_cb(void *arg, const struct pscan_run *r)
 	return add_pages(c, r->vaddr, r->nr_pages, xfl);
 }
 
-/*
- * [vvar] and [vsyscall] carry VM_IO/PFNMAP but are recorded like [vdso]:
- * make sure their kind says so whatever the classifier decided.
- */
-static void fix_special_kinds(struct vma_list *l)
-{
-	static const struct { const char *name; VmaKind kind; } sp[] = {
-		{ "[vdso]", VMA_KIND__VMA_VDSO },
-		{ "[vvar]", VMA_KIND__VMA_VVAR },
-		{ "[vvar_vclock]", VMA_KIND__VMA_VVAR },
-		{ "[vsyscall]", VMA_KIND__VMA_VSYSCALL },
-	};
-	size_t i, k;
-
-	for (i = 0; i < l->nr; i++)
-		for (k = 0; l->v[i].path && k < ARRAY_SIZE(sp); k++)
-			if (!strcmp(l->v[i].path, sp[k].name))
-				l->v[i].kind = sp[k].kind;
-}
-
 /* VMAs whose pages are dumped: not [vdso]/[vvar]/[vsyscall], not VM_IO/PFNMAP. */
 static int vma_has_data(const struct vma *v)
 {
@@ -593,7 +573,6 @@ static int dump_steps(struct dump_ctx *c, uint64_t ctime_ns)
 		ret = vma_list_read(&c->vmas, c->o->pid);
 	if (ret)
 		return ret;
-	fix_special_kinds(&c->vmas);
 	ret = check_vmas(c);
 	if (ret)
 		return ret;
