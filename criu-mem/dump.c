@@ -437,9 +437,11 @@ static int commit(struct dump_ctx *c, uint64_t ctime_ns)
 	proc.pid = c->o->pid;
 	proc.n_tids = c->fz.nr_tids;
 	proc.tids = tids;
+	dump_task_proc_fill(c->o->pid, &proc);
 	inv.n_procs = 1;
 	inv.procs = procs;
 	ret = img_dir_commit(c->dir, &inv);
+	dump_task_proc_release(&proc);
 	free(tids);
 	if (ret)
 		return cm_err(ret, "cannot commit '%s': %s", c->o->dir, img_strerror());

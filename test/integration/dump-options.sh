@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # dump options against live targets: --freeze-cgroup (v2 and v1 freezer),
-# --no-compress, --threads/--compress-level, --pageout, and the core image
-# of a target with 8 busy threads (one thread_core per thread).
+# --no-compress, --threads/-j/--compress-level, --pageout, and the core image
+# of a target with 8 busy threads (one thread_core per thread) and its
+# process record (ppid, pgid, sid, comm, exe).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/dump-lib.sh"
 export TGT_MEM_DIR=$T
@@ -23,6 +24,18 @@ start_target tgt_mem threads 5
 	die "threads dump failed"
 n=$("$CRIU_MEM" decode "$T"/d-thr/core-*.img | grep -c ': thread_core$')
 [ "$n" = 9 ] || die "expected 9 thread cores, found $n"
+# The inventory names the process: ppid, pgid, sid, comm and exe as in /proc.
+"$CRIU_MEM" show --json "$T/d-thr" | python3 -c '
+import json, os, sys
+p = json.load(sys.stdin)["processes"][0]
+pid = int(sys.argv[1])
+st = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+want = {"pid": pid, "ppid": int(st[1]), "pgid": int(st[2]), "sid": int(st[3]),
+        "comm": open("/proc/%d/comm" % pid).read().strip(),
+        "exe": os.readlink("/proc/%d/exe" % pid)}
+got = {k: p.get(k) for k in want}
+assert got == want, (got, want)' "$TPID" || die "process record of the inventory"
+echo "ok: ppid/pgid/sid/comm/exe recorded"
 assert_running "$TPID"
 check_selftest "$TPID" "$T/tgt_mem.out"
 echo "ok: 9 thread cores"
