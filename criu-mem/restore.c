@@ -26,6 +26,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "guard.h"
 #include "inject.h"
 #include "json.h"
 #include "log.h"
@@ -574,6 +575,16 @@ int restore_attach(struct restore_ctx *c, pid_t pid, struct inject *in)
 	return 0;
 }
 
+void restore_guard_arm(struct restore_ctx *c)
+{
+	if (!c->guard_sig || !c->started)
+		return;
+	if (!guard_set_death_signal(c->guard, c->guard_sig))
+		pr_debug("pid %d: point of no return, guard armed with signal %d", (int)c->pid,
+			 c->guard_sig);
+	c->guard_sig = 0;
+}
+
 long restore_inject(struct restore_ctx *c, long nr, unsigned long a0, unsigned long a1,
 		    unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)
 {
@@ -581,6 +592,7 @@ long restore_inject(struct restore_ctx *c, long nr, unsigned long a0, unsigned l
 	int ok = 1;
 	long ret;
 
+	restore_guard_arm(c);
 	ret = inject_syscall(c->inj, nr, args, &ok);
 	if (!ok) {
 		c->inject_broken = 1;

@@ -34,6 +34,7 @@
 
 struct inject;
 struct freeze;
+struct guard;
 struct json_out;
 
 /* Command line of "criu-mem restore" (CRIU-style names). */
@@ -114,6 +115,9 @@ struct restore_ctx {
 	unsigned int started;		/* enum restore_step bits begun */
 	uint64_t first_fail_addr;	/* where pages stopped, for the report */
 	int inject_broken;		/* the injection machinery failed: stop injecting */
+	struct guard *guard;		/* undo log of the session (guard.h), or NULL */
+	int guard_sig;			/* death signal to arm at the point of no return,
+					 * 0 once armed (restore_guard_arm()) */
 	struct restore_stats st;
 };
 
@@ -218,6 +222,14 @@ int restore_thread_regs(pid_t tid, const ThreadCore *tc);
  */
 long restore_inject(struct restore_ctx *c, long nr, unsigned long a0, unsigned long a1,
 		    unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
+
+/*
+ * Once the restore has started to change the target (c->started != 0),
+ * tells c->guard to send c->guard_sig to the target if criu-mem dies, so
+ * that a half-restored process never runs on. No-op before that, without a
+ * guard, and once armed. restore_inject() calls it before every injection.
+ */
+void restore_guard_arm(struct restore_ctx *c);
 
 /* Prints "restored: N pages written, N zeroed, ..." (or JSON when o->json). */
 void restore_print_summary(const struct restore_ctx *c, FILE *f);

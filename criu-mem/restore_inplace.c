@@ -3,7 +3,8 @@
  * restore_inplace.c: criu-mem restore -D DIR -t PID. Rolls a live process
  * back to the image: verify the image, freeze, match threads, then layout,
  * pages, madvise and registers. A late failure leaves the target stopped
- * (SIGSTOP, detached) or kills it with --kill-on-error.
+ * (SIGSTOP, detached) or kills it with --kill-on-error; a guard process
+ * (guard.h) does the same if criu-mem itself is killed past that point.
  */
 #define LOG_PREFIX "restore: "
 
@@ -17,6 +18,7 @@
 #include <sys/syscall.h>
 
 #include "freeze.h"
+#include "guard.h"
 #include "inject.h"
 #include "kapi.h"
 #include "log.h"
@@ -95,14 +97,37 @@ static int inplace_rseq(struct restore_ctx *c, struct inject *leader)
 	return 0;
 }
 
+/*
+ * restore_memory() with the guard armed between layout and pages: the
+ * layout arms it itself (restore_inject()) if it changes anything, but
+ * pages are written without injecting.
+ */
+static int inplace_memory(struct restore_ctx *c)
+{
+	uint64_t t0 = now_ns();
+	int ret;
+
+	ret = restore_layout(c);
+	c->st.t_layout_ns = now_ns() - t0;
+	restore_guard_arm(c);
+	if (!ret)
+		ret = restore_pages(c);
+	t0 = now_ns();
+	if (!ret)
+		ret = restore_madvise(c);
+	c->st.t_madvise_ns = now_ns() - t0;
+	return ret;
+}
+
 /* Steps after the point of no return; the caller handles a failure. */
 static int inplace_modify(struct restore_ctx *c, struct inject *in)
 {
 	int ret, rel;
 
-	ret = restore_memory(c);
+	ret = inplace_memory(c);
 	if (!ret) {
 		c->started |= RST_REGS;
+		restore_guard_arm(c);
 		ret = inplace_rseq(c, in);
 	}
 	/* The leader's registers come back from the inject session first. */
@@ -132,12 +157,18 @@ static void inplace_fail(struct restore_ctx *c, struct freeze *fz, int err)
 }
 
 /* Before the point of no return: anything failing here leaves the target as it was. */
-static int inplace_prepare(struct restore_ctx *c, struct freeze *fz, struct inject *in)
+static int inplace_prepare(struct restore_ctx *c, struct freeze *fz, struct inject *in,
+			   struct guard *g)
 {
 	const struct restore_opts *o = c->opts;
-	struct freeze_opts fo = { .cgroup = o->freeze_cgroup };
+	struct freeze_opts fo = { .cgroup = o->freeze_cgroup, .guard = g };
 	int ret;
 
+	ret = guard_start(g, o->tree_pid);
+	if (ret)
+		return ret;
+	c->guard = g;
+	c->guard_sig = o->kill_on_error ? SIGKILL : SIGSTOP;
 	ret = freeze_seize(fz, o->tree_pid, &fo);
 	if (ret)
 		return ret;
@@ -152,6 +183,15 @@ static int inplace_prepare(struct restore_ctx *c, struct freeze *fz, struct inje
 	ret = restore_check_xstate(c, fz->pid);
 	if (ret)
 		return ret;
+	/*
+	 * Not inject_attach_guard(): its trampoline is a VMA the image lacks,
+	 * which restore_layout() would refuse or unmap, and a guard with
+	 * logged threads lets the target run between the kernel's detach and
+	 * its own seize, where an unguarded one sends the death signal at once.
+	 * Nothing is injected before the point of no return; after it, a
+	 * thread caught mid-call stops (death signal) with registers that the
+	 * next restore overwrites anyway.
+	 */
 	ret = inject_init(in, fz->pid);
 	if (ret)
 		return ret;
@@ -163,9 +203,11 @@ int restore_inplace(const struct restore_opts *o)
 	struct restore_ctx c;
 	struct freeze fz;
 	struct inject in;
+	struct guard g;
 	uint64_t t0 = now_ns();
 	int ret;
 
+	guard_init(&g);
 	freeze_init(&fz);
 	memset(&in, 0, sizeof(in));
 	ret = restore_ctx_open(&c, o);
@@ -177,7 +219,7 @@ int restore_inplace(const struct restore_opts *o)
 	ret = restore_check_exe(&c, o->tree_pid);
 	if (ret)
 		goto out;
-	ret = inplace_prepare(&c, &fz, &in);
+	ret = inplace_prepare(&c, &fz, &in, &g);
 	if (ret) {
 		inject_release(&in);
 		freeze_release(&fz);
@@ -201,6 +243,8 @@ int restore_inplace(const struct restore_opts *o)
 	if (!ret)
 		restore_print_summary(&c, stdout);
 out:
+	/* Everything is undone, or the target is left stopped/killed: the guard may go. */
+	guard_finish(&g);
 	restore_ctx_release(&c);
 	return ret;
 }
