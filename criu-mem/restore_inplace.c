@@ -237,6 +237,9 @@ int restore_inplace(const struct restore_opts *o)
 		}
 		goto out;
 	}
+	/* Fully restored: if we die now, the target must run on. */
+	if (!guard_set_death_signal(&g, 0))
+		pr_debug("pid %d: restored, guard disarmed", (int)fz.pid);
 	ret = freeze_release(&fz);
 	c.st.t_stopped_ns = freeze_elapsed_ns(&fz);
 	c.st.t_total_ns = now_ns() - t0;
