@@ -45,28 +45,41 @@ for SIZE in $SIZES; do
 	# One restore first: pages the image has as zero are discarded once.
 	"$CM" restore -t "$WPID" -D "$B/img" --no-progress >/dev/null ||
 		{ echo "bench: restore failed" >&2; exit 1; }
+	# Interleaved (limit, restore, limit, ...) so that drifting load from
+	# elsewhere hits both alike; both timed the same way: process wall
+	# (exec + image load included for both) at ns resolution.
 	for r in $(seq "$REPS"); do
-		/usr/bin/time -f "%e %M" -o "$B/time" "$B/bench-restorelimit" "$B/img" \
+		t0=$(date +%s%N)
+		/usr/bin/time -f "%M" -o "$B/time" "$B/bench-restorelimit" "$B/img" \
 			"$WPID" "$NCPU" >"$B/rl" || exit 1
-		echo "$(awk '{print $5 / 1000}' "$B/rl") $(cut -d' ' -f2 "$B/time")" >>"$B/r"
+		t1=$(date +%s%N)
+		echo "$(((t1 - t0) / 1000))e-6 $(cat "$B/time")" >>"$B/r.raw"
+		t0=$(date +%s%N)
+		/usr/bin/time -f "%M" -o "$B/time" "$CM" -v restore -t "$WPID" -D "$B/img" \
+			--no-progress >"$B/out" 2>"$B/err" ||
+			{ echo "bench: restore failed: $(tail -3 "$B/err")" >&2; exit 1; }
+		t1=$(date +%s%N)
+		echo "$(((t1 - t0) / 1000))e-6 $(cat "$B/time")" >>"$B/r.ip"
+		cat "$B/out" "$B/err" | grep -o '[0-9.]* s total.*' >>"$B/split"
 	done
+	mv "$B/r.raw" "$B/r"
 	report "rawlimit decompress+writev" raw
-	for r in $(seq "$REPS"); do
-		/usr/bin/time -f "%e %M" -o "$B/time" "$CM" restore -t "$WPID" -D "$B/img" \
-			--no-progress >"$B/out" || { echo "bench: restore failed" >&2; exit 1; }
-		cat "$B/time" >>"$B/r"
-	done
+	mv "$B/r.ip" "$B/r"
 	report "restore in place (-t)" inplace
+	echo "$SIZE   in place, median run: $(sort -g "$B/split" | sed -n "$(((REPS + 1) / 2))p")"
+	rm -f "$B/split"
 	kill "$WPID"
 	wait "$WPID" 2>/dev/null
 	WPID=
 	for r in $(seq "$REPS"); do
 		rm -f "$B/pid"
-		/usr/bin/time -f "%e %M" -o "$B/time" "$CM" restore -D "$B/img" -d --pid-mismatch-ok --skip-unsupported-fds \
+		t0=$(date +%s%N)
+		/usr/bin/time -f "%M" -o "$B/time" "$CM" restore -D "$B/img" -d --pid-mismatch-ok --skip-unsupported-fds \
 			--pidfile "$B/pid" --no-progress >"$B/out" 2>"$B/err" ||
 			{ echo "bench: new-process restore failed: $(tail -3 "$B/err")" >&2; break; }
+		t1=$(date +%s%N)
 		NPID=$(cat "$B/pid")
-		cat "$B/time" >>"$B/r"
+		echo "$(((t1 - t0) / 1000))e-6 $(cat "$B/time")" >>"$B/r"
 		kill -9 "$NPID" 2>/dev/null
 		NPID=
 	done
