@@ -23,7 +23,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <xxhash.h>
 #include <zstd.h>
 
 #include "guard.h"
@@ -313,7 +312,7 @@ static int gate_frame(const struct img_mem *m, const struct img_frame *f, uint64
 			return ret == -ENODATA ? -EBADMSG : ret;
 		p = buf;
 	}
-	if (XXH3_64bits(p, f->stored_len) != f->xxh3)
+	if (img_frame_hash(p, f->stored_len) != f->xxh3)
 		ret = -EBADMSG;
 	else if ((f->flags & FRAME_ZSTD) &&
 		 ZSTD_getFrameContentSize(p, f->stored_len) != f->raw_len)

@@ -202,7 +202,8 @@ int restore_madvise(struct restore_ctx *c);
 
 /*
  * restore_layout(), restore_pages() then restore_madvise(), stopping at the
- * first failure; times the layout and madvise steps into c->st.
+ * first failure; times the layout and madvise steps into c->st. The guard
+ * (in-place mode) is armed with its death signal before pages are written.
  */
 int restore_memory(struct restore_ctx *c);
 

@@ -97,34 +97,12 @@ static int inplace_rseq(struct restore_ctx *c, struct inject *leader)
 	return 0;
 }
 
-/*
- * restore_memory() with the guard armed between layout and pages: the
- * layout arms it itself (restore_inject()) if it changes anything, but
- * pages are written without injecting.
- */
-static int inplace_memory(struct restore_ctx *c)
-{
-	uint64_t t0 = now_ns();
-	int ret;
-
-	ret = restore_layout(c);
-	c->st.t_layout_ns = now_ns() - t0;
-	restore_guard_arm(c);
-	if (!ret)
-		ret = restore_pages(c);
-	t0 = now_ns();
-	if (!ret)
-		ret = restore_madvise(c);
-	c->st.t_madvise_ns = now_ns() - t0;
-	return ret;
-}
-
 /* Steps after the point of no return; the caller handles a failure. */
 static int inplace_modify(struct restore_ctx *c, struct inject *in)
 {
 	int ret, rel;
 
-	ret = inplace_memory(c);
+	ret = restore_memory(c);
 	if (!ret) {
 		c->started |= RST_REGS;
 		restore_guard_arm(c);

@@ -642,6 +642,8 @@ int restore_memory(struct restore_ctx *c)
 
 	ret = restore_layout(c);
 	c->st.t_layout_ns = now_ns() - t0;
+	/* Pages are written without injecting: arm the guard (if any) first. */
+	restore_guard_arm(c);
 	if (!ret)
 		ret = restore_pages(c);
 	t0 = now_ns();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <xxhash.h>
+#include <xxh_x86dispatch.h>	/* XXH3 with AVX2/AVX-512 when the CPU has them */
 
 #include "imgint.h"
 #include "util.h"
@@ -138,4 +139,9 @@ int img_frame_hdr_decode(const uint8_t *in, size_t len, struct img_frame_hdr *h,
 		return img_err(-EOVERFLOW, "'%s': frame %llu: stored length %u out of range at offset %llu",
 			       name, (unsigned long long)h->id, h->stored_len, o);
 	return 0;
+}
+
+uint64_t img_frame_hash(const void *payload, size_t len)
+{
+	return XXH3_64bits_dispatch(payload, len);
 }

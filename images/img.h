@@ -122,6 +122,11 @@ int img_dir_open_file(const struct img_dir *d, const char *name);
 
 /* Added: size and XXH3-64 of a whole open file (pread from 0); fsyncs it when do_fsync. */
 int img_file_hash(int fd, const char *name, int do_fsync, uint64_t *size, uint64_t *hash);
+/*
+ * XXH3-64 of a page-store frame payload (the frame_entry/frame header
+ * checksum), with the CPU's fastest vector code (AVX2/AVX-512 dispatch).
+ */
+uint64_t img_frame_hash(const void *payload, size_t len);
 
 /* Reads and validates inventory.img. Caller frees with inventory_entry__free_unpacked(). */
 int img_inventory_read(const struct img_dir *d, InventoryEntry **out);

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <xxhash.h>
-#include <xxh_x86dispatch.h>	/* XXH3 with AVX2/AVX-512 when the CPU has them */
 
 #include "imgint.h"
 #include "util.h"
@@ -43,7 +41,7 @@ int mem_frame_load(struct img_mem *m, const struct img_frame *f, void *dst, void
 	    h.stored_len != f->stored_len || h.xxh3 != f->xxh3)
 		return img_err(-EBADMSG, "'%s': frame %llu: header differs from its index entry",
 			       name, id);
-	if (XXH3_64bits_dispatch(payload, f->stored_len) != f->xxh3)
+	if (img_frame_hash(payload, f->stored_len) != f->xxh3)
 		return img_err(-EBADMSG, "'%s': frame %llu: payload checksum mismatch", name, id);
 	if (f->flags & FRAME_ZSTD) {
 		ret = zio_frame_decompress(dctx, dst, f->raw_len, payload, f->stored_len);

@@ -10,8 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <xxhash.h>
-#include <xxh_x86dispatch.h>	/* XXH3 with AVX2/AVX-512 when the CPU has them */
 
 #include "imgint.h"
 #include "util.h"
@@ -136,7 +134,7 @@ static int iter_check_payload(struct pstore_iter *it, const struct img_frame_hdr
 		return ret;
 	if (got < h->stored_len)
 		return img_err(-EBADMSG, "'%s': frame %llu: payload truncated", it->name, id);
-	if (XXH3_64bits_dispatch(it->payload, h->stored_len) != h->xxh3)
+	if (img_frame_hash(it->payload, h->stored_len) != h->xxh3)
 		return img_err(-EBADMSG, "'%s': frame %llu: payload checksum mismatch", it->name, id);
 	if (h->flags & FRAME_ZSTD) {
 		ret = zio_frame_decompress(it->dctx, it->raw, h->raw_len, it->payload,

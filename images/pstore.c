@@ -17,11 +17,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <xxhash.h>
 
 #include "imgint.h"
 #ifdef __x86_64__
-#include <xxh_x86dispatch.h>	/* XXH3 with AVX2/AVX-512 when the CPU has them */
 #endif
 #include "util.h"
 
@@ -179,7 +177,7 @@ static void pw_compress(struct pstore_writer *w, struct pw_item *it, ZSTD_CCtx *
 		it->fh.stored_len = raw;
 		it->payload = it->pub.data;
 	}
-	it->fh.xxh3 = XXH3_64bits(it->payload, it->fh.stored_len);
+	it->fh.xxh3 = img_frame_hash(it->payload, it->fh.stored_len);
 }
 
 /* Appends run r to pagemap-PID.img. */
