@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "img.h"
+#include "test/pcode.h"
 
 #define RT_PID		4242
 #define RT_MAX_VMAS	6
@@ -200,52 +201,40 @@ static int rt_records(struct img_dir *d, const struct rt *t)
 	return img_writer_close(w);
 }
 
+/* pcode_fill_fn: 'Z' pages are written zeros, the others rt_page(). */
+struct rt_fill {
+	const struct rt *t;
+	const struct rt_vma *v;
+};
+
+static void rt_fill(void *arg, uint64_t va, char c, void *out)
+{
+	const struct rt_fill *f = arg;
+
+	if (c == 'Z')
+		memset(out, 0, RT_PS);
+	else
+		rt_page(f->t, f->v, va, out);
+}
+
 static int rt_pages(struct img_dir *d, const struct rt *t)
 {
 	struct pstore_writer *w = NULL;
 	struct pstore_buf *b = NULL;
 	struct pstore_stats st;
-	size_t v, i;
+	size_t v;
 	int ret;
 
 	ret = pstore_writer_open(d, RT_PID, &t->opts, &w);
 	if (ret)
 		return ret;
-	for (v = 0; v < t->nr_vmas; v++) {
-		const struct rt_vma *rv = &t->v[v];
+	for (v = 0; v < t->nr_vmas && !ret; v++) {
+		struct rt_fill f = { t, &t->v[v] };
 
-		for (i = 0; rv->pages[i]; i++) {
-			uint64_t va = rv->e.start + i * RT_PS;
-			char c = rv->pages[i];
-
-			if (c == '-')
-				continue;
-			if (c == 'H' || c == 'A') {
-				if (b && (ret = pstore_writer_submit(w, b)))
-					goto out;
-				b = NULL;
-				ret = pstore_writer_add_hole(w, va, 1, c == 'H' ? PE_ZERO : PE_PARENT);
-				if (ret)
-					goto out;
-				continue;
-			}
-			if (b && b->nr_pages == b->cap_pages) {
-				ret = pstore_writer_submit(w, b);
-				b = NULL;
-				if (ret)
-					goto out;
-			}
-			if (!b && (ret = pstore_writer_get(w, &b)))
-				goto out;
-			if (c == 'Z')
-				memset((char *)b->data + b->nr_pages * RT_PS, 0, RT_PS);
-			else
-				rt_page(t, rv, va, (uint8_t *)b->data + b->nr_pages * RT_PS);
-			ret = pstore_buf_add_run(b, va, 1);
-			if (ret)
-				goto out;
-		}
+		ret = pcode_feed(w, &b, t->v[v].e.start, t->v[v].pages, RT_PS, rt_fill, &f);
 	}
+	if (ret)
+		goto out;
 	if (b)
 		ret = pstore_writer_submit(w, b);
 out:

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test/pcode.h"
 #include "test_img.h"
 #include "unit.h"
 #include "util.h"
@@ -39,6 +40,12 @@ void timg_page(uint64_t vaddr, char c, void *out, size_t ps)
 	}
 }
 
+/* pcode_fill_fn for timg_page(); arg points to the page size. */
+static void timg_fill(void *arg, uint64_t va, char c, void *out)
+{
+	timg_page(va, c, out, *(const size_t *)arg);
+}
+
 static int timg_pages(struct img_dir *d, const struct timg *t, struct pstore_stats *st)
 {
 	struct pstore_writer *w = NULL;
@@ -49,39 +56,10 @@ static int timg_pages(struct img_dir *d, const struct timg *t, struct pstore_sta
 	ret = pstore_writer_open(d, t->pid, &t->opts, &w);
 	if (ret)
 		return ret;
-	for (v = 0; v < t->nr_vmas; v++) {
-		const struct timg_vma *vm = &t->vmas[v];
-		size_t i;
-
-		for (i = 0; vm->pages[i]; i++) {
-			uint64_t va = vm->start + i * ps;
-			char c = vm->pages[i];
-
-			if (c == '-')
-				continue;
-			if (c == 'H' || c == 'A') {
-				if (b && (ret = pstore_writer_submit(w, b)))
-					goto out;
-				b = NULL;
-				ret = pstore_writer_add_hole(w, va, 1, c == 'H' ? PE_ZERO : PE_PARENT);
-				if (ret)
-					goto out;
-				continue;
-			}
-			if (b && b->nr_pages == b->cap_pages) {
-				ret = pstore_writer_submit(w, b);
-				b = NULL;
-				if (ret)
-					goto out;
-			}
-			if (!b && (ret = pstore_writer_get(w, &b)))
-				goto out;
-			timg_page(va, c, (char *)b->data + b->nr_pages * ps, ps);
-			ret = pstore_buf_add_run(b, va, 1);
-			if (ret)
-				goto out;
-		}
-	}
+	for (v = 0; v < t->nr_vmas && !ret; v++)
+		ret = pcode_feed(w, &b, t->vmas[v].start, t->vmas[v].pages, ps, timg_fill, &ps);
+	if (ret)
+		goto out;
 	if (b)
 		ret = pstore_writer_submit(w, b);
 out:
