@@ -65,3 +65,15 @@ progresses() {
 	done
 	return 1
 }
+
+# each_freezer FUNC NAME: runs "FUNC v2 CGROUP" under the cgroup2 mount and
+# "FUNC v1 CGROUP" under the v1 freezer mount (CGROUP = MOUNT/NAME-PID);
+# skips the test when neither is mounted or FUNC succeeded for none.
+each_freezer() {
+	local fn=$1 name=$2 ran=0 m
+	m=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
+	if [ -n "$m" ] && "$fn" v2 "$m/$name-$$"; then ran=1; fi
+	m=$(awk '$3 == "cgroup" && $4 ~ /freezer/ {print $2; exit}' /proc/mounts)
+	if [ -n "$m" ] && "$fn" v1 "$m/$name-$$"; then ran=1; fi
+	[ $ran = 1 ] || skip "no usable cgroup v2 or v1 freezer"
+}

@@ -52,10 +52,5 @@ test_cg() {
 	return 0
 }
 
-ran=0
-v2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
-if [ -n "$v2" ] && test_cg v2 "$v2/cm-test-$$"; then ran=1; fi
-v1=$(awk '$3 == "cgroup" && $4 ~ /freezer/ {print $2; exit}' /proc/mounts)
-if [ -n "$v1" ] && test_cg v1 "$v1/cm-test-$$"; then ran=1; fi
-[ $ran = 1 ] || skip "no usable cgroup v2 or v1 freezer"
+each_freezer test_cg cm-test
 echo ok
