@@ -62,4 +62,21 @@ static inline int pcode_feed(struct pstore_writer *w, struct pstore_buf **bp, ui
 	return ret;
 }
 
+/*
+ * Ends a writer fed by pcode_feed(): after a success (ret == 0) submits the
+ * last buffer and closes w (stats in st); after a failure frees w. Returns
+ * the first error.
+ */
+static inline int pcode_close(struct pstore_writer *w, struct pstore_buf *b, int ret,
+			      struct pstore_stats *st)
+{
+	if (!ret && b)
+		ret = pstore_writer_submit(w, b);
+	if (ret) {
+		pstore_writer_free(w);
+		return ret;
+	}
+	return pstore_writer_close(w, st);
+}
+
 #endif

@@ -233,16 +233,7 @@ static int rt_pages(struct img_dir *d, const struct rt *t)
 
 		ret = pcode_feed(w, &b, t->v[v].e.start, t->v[v].pages, RT_PS, rt_fill, &f);
 	}
-	if (ret)
-		goto out;
-	if (b)
-		ret = pstore_writer_submit(w, b);
-out:
-	if (ret) {
-		pstore_writer_free(w);
-		return ret;
-	}
-	return pstore_writer_close(w, &st);
+	return pcode_close(w, b, ret, &st);
 }
 
 static int rt_write(const char *path, const struct rt *t)

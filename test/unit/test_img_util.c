@@ -58,16 +58,7 @@ static int timg_pages(struct img_dir *d, const struct timg *t, struct pstore_sta
 		return ret;
 	for (v = 0; v < t->nr_vmas && !ret; v++)
 		ret = pcode_feed(w, &b, t->vmas[v].start, t->vmas[v].pages, ps, timg_fill, &ps);
-	if (ret)
-		goto out;
-	if (b)
-		ret = pstore_writer_submit(w, b);
-out:
-	if (ret) {
-		pstore_writer_free(w);
-		return ret;
-	}
-	return pstore_writer_close(w, st);
+	return pcode_close(w, b, ret, st);
 }
 
 static int timg_mm(struct img_dir *d, const struct timg *t)
